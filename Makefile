@@ -1,0 +1,33 @@
+# The two commands of the README's Quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test demo bench lint clean-state
+
+# Create the virtual environment and install the project (with its test extra) when
+# pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip >/dev/null
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/digest run
+
+test: $(STAMP)
+	@if command -v npm >/dev/null && [ -f package.json ] && [ ! -d node_modules/mjml ]; then \
+		npm install --no-audit --no-fund --silent >/dev/null || echo "npm install failed: mjml validation tests will skip"; fi
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/digest --config examples/config.toml run --now 2026-11-26T08:00:00+00:00
+
+bench: $(STAMP)
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests bench

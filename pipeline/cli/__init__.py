@@ -1,0 +1,94 @@
+"""The `digest` command line: a thin layer that parses, calls the library, prints and exits.
+
+Commands live in modules by area (issue_cmds, run_cmds, feed_cmds, send_cmds, serve_cmds) and
+register themselves on `main`. Every PipelineError becomes its message, its hint and its exit
+code (2 for usage and configuration errors, 1 for a failed job, 75 when locked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from ..config import Config, load_config
+from ..errors import ConfigError, PipelineError
+
+
+@dataclass
+class AppContext:
+    config_path: Path
+    verbosity: int = 0
+    log_json: bool = False
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+def echo(message: str = "", err: bool = False) -> None:
+    click.echo(message, err=err)
+
+
+def info(ctx: AppContext, message: str) -> None:
+    """Printed unless -q."""
+    if ctx.verbosity >= 0:
+        click.echo(message)
+
+
+def report_error(exc: PipelineError) -> None:
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+
+
+class DigestGroup(click.Group):
+    """Turns library errors into a message, a hint and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PipelineError as exc:
+            report_error(exc)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("config.toml"), show_default=True,
+              help="The newsletter's config.toml; its folder anchors every relative path.")
+@click.option("-v", "--verbose", count=True, help="Say more (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+@click.option("--log-json", is_flag=True, help="Log as JSON lines on stderr (for log shippers).")
+@click.version_option(package_name="pm-career-digest")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, verbose: int, quiet: bool, log_json: bool) -> None:
+    """PM Career Digest: build and deliver the weekly newsletter.
+
+    The weekly job is `digest run`; the other commands run its stages one at a time.
+    """
+    from ..logs import setup_logging
+
+    verbosity = -1 if quiet else verbose
+    setup_logging(verbosity, log_json)
+    ctx.obj = AppContext(config_path=config_path, verbosity=verbosity, log_json=log_json)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+week_option = click.option("--week", metavar="YYYY-Www",
+                           help="ISO week, e.g. 2026-W48 (default: this week in the "
+                                "newsletter's time zone).")
+now_option = click.option("--now", metavar="ISO-8601",
+                          help="Pin the clock, e.g. 2026-11-26T08:00:00+00:00 (tests, backfills).")
+
+# Register the commands (import for their side effect on `main`).
+from . import feed_cmds, issue_cmds, run_cmds, send_cmds, serve_cmds  # noqa: E402,F401
+

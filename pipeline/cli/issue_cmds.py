@@ -1,0 +1,110 @@
+"""Commands about built issues: build, check, issues list/show."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .. import archive
+from ..run import build as build_issue
+from ..run import check_built
+from ..weeks import parse_now, parse_week, week_id
+from . import AppContext, echo, main, now_option, pass_app, week_option
+
+
+def resolve_week(app: AppContext, week: str | None, now: str | None = None) -> str:
+    if week:
+        parse_week(week)
+        return week
+    return week_id(parse_now(now), app.config.newsletter.tz)
+
+
+def print_build_summary(app: AppContext, result) -> None:
+    issue = result.issue
+    echo(f"Issue #{issue.number} ({issue.id}) built in {result.folder}")
+    echo(f"  subject: {issue.subject}")
+    for section in issue.sections:
+        curated = sum(1 for i in section.items if i.kind == "curated")
+        echo(f"  {section.title}: {len(section.items)} item(s) ({curated} curated)")
+    failed = [f for f in result.feeds if f.status in ("failed", "gone")]
+    ok = len(result.feeds) - len(failed)
+    echo(f"  feeds: {ok} ok, {len(failed)} failed")
+    for feed in failed:
+        echo(f"    ✗ {feed.name}: {feed.error}")
+    for warning in result.check.warnings:
+        echo(f"  warning: {warning}")
+    for error in result.check.errors:
+        echo(f"  check error: {error}")
+
+
+@main.command()
+@week_option
+@now_option
+@pass_app
+def build(app: AppContext, week: str | None, now: str | None) -> None:
+    """Assemble and render the issue into issues/<week>/; send nothing."""
+    moment = parse_now(now)
+    week = resolve_week(app, week, now)
+    result = build_issue(app.config, week, moment)
+    print_build_summary(app, result)
+
+
+@main.command()
+@week_option
+@click.option("--links", is_flag=True, help="Also request every link and report those that fail.")
+@pass_app
+def check(app: AppContext, week: str | None, links: bool) -> None:
+    """Pre-flight checks of a built issue; exit 1 on any error."""
+    week = resolve_week(app, week)
+    report = check_built(app.config, week, links=links)
+    for warning in report.warnings:
+        echo(f"warning: {warning}")
+    for error in report.errors:
+        echo(f"error: {error}")
+    if report.ok:
+        echo(f"{week}: check passed ({len(report.warnings)} warning(s))")
+    else:
+        echo(f"{week}: check failed with {len(report.errors)} error(s)")
+        raise SystemExit(1)
+
+
+@main.group()
+def issues() -> None:
+    """List and show built issues."""
+
+
+@issues.command("list")
+@pass_app
+def issues_list(app: AppContext) -> None:
+    """Every built issue, oldest first, with its status."""
+    from ..run import issue_statuses
+
+    statuses = issue_statuses(app.config)
+    found = archive.list_issues(app.config.archive_dir)
+    if not found:
+        echo("No issue has been built yet: run `digest build`.")
+    for issue in found:
+        echo(f"{issue.id}  #{issue.number:<4} {statuses.get(issue.id, 'built'):<9} "
+             f"{len(issue.items):>2} items  {issue.subject}")
+
+
+@issues.command("show")
+@click.argument("week")
+@click.option("--json", "as_json", is_flag=True, help="Print issue.json as it is stored.")
+@pass_app
+def issues_show(app: AppContext, week: str, as_json: bool) -> None:
+    """Show one built issue: subject, sections and items."""
+    parse_week(week)
+    issue = archive.read_issue(app.config.archive_dir, week)
+    if as_json:
+        echo(json.dumps(issue.to_json(), ensure_ascii=False, indent=2))
+        return
+    echo(f"{issue.id} · #{issue.number} · {issue.date.isoformat()}")
+    echo(f"Subject:   {issue.subject}")
+    echo(f"Preheader: {issue.preheader}")
+    for section in issue.sections:
+        echo(f"\n{section.title}")
+        for item in section.items:
+            echo(f"  [{item.kind}] {item.title}\n      {item.url}  ({item.source})")
+    echo(f"\nFiles: {archive.issue_dir(app.config.archive_dir, week)}")

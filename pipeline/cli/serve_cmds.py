@@ -1,0 +1,1 @@
+"""The subscriber-facing web side (see pipeline/web)."""

@@ -1,0 +1,387 @@
+"""config.toml → frozen dataclasses, validated in one pass that reports every problem at once.
+
+Each table of the file is a dataclass below. The loader is driven by the dataclasses' own type
+hints and field metadata, so adding a key means adding a field (with a default) and nothing else:
+types, allowed choices, minimums and unknown keys are checked generically. Paths are resolved
+against the folder of the config file, so a newsletter can live anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _meta(**kwargs: Any) -> dict[str, Any]:
+    return kwargs
+
+
+@dataclass(frozen=True)
+class NewsletterConfig:
+    name: str
+    from_address: str = field(metadata=_meta(key="from", doc="sender, e.g. 'Name <a@b.c>'"))
+    base_url: str = field(metadata=_meta(doc="public https URL of the archive and web endpoints"))
+    postal_address: str = field(metadata=_meta(doc="physical postal address (CAN-SPAM)"))
+    reply_to: str | None = None
+    editor: str | None = field(default=None, metadata=_meta(doc="gets the run reports"))
+    timezone: str = "UTC"
+    lang: str = "en"
+    tagline: str = ""
+    why_you_get_this: str = "You are receiving this because you subscribed to our newsletter."
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sender_domain(self) -> str:
+        match = re.search(r"@([^>\s]+)", self.from_address)
+        return match.group(1).lower() if match else "localhost"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    mode: Literal["auto", "approval"] = "auto"
+    weekday: str = field(default="monday", metadata=_meta(choices=WEEKDAYS))
+    time: str = field(default="07:00", metadata=_meta(pattern=HHMM))
+    build_weekday: str | None = field(default=None, metadata=_meta(choices=WEEKDAYS))
+    build_time: str | None = field(default=None, metadata=_meta(pattern=HHMM))
+    min_new_items: int = field(default=0, metadata=_meta(min=0))
+    run_missed_on_start: bool = True
+
+
+@dataclass(frozen=True)
+class IssueConfig:
+    lookback_days: int = field(default=7, metadata=_meta(min=1))
+    max_items: int = field(default=12, metadata=_meta(min=1))
+    max_per_source: int = field(default=2, metadata=_meta(min=1))
+    excerpt_words: int = field(default=60, metadata=_meta(min=10))
+    unmatched: Literal["also", "drop"] = "also"
+    also_title: str = "Also worth reading"
+    subject_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class SectionConfig:
+    id: str = field(metadata=_meta(pattern=r"^[a-z0-9][a-z0-9-]*$"))
+    title: str
+    keywords: tuple[str, ...] = ()
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str = field(metadata=_meta(doc="an http(s) URL or a path relative to the config file"))
+    weight: float = 1.0
+    enabled: bool = True
+
+    @property
+    def is_remote(self) -> bool:
+        return self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    timeout_seconds: float = field(default=10.0, metadata=_meta(min=0.1))
+    deadline_seconds: float = field(default=60.0, metadata=_meta(min=0.1))
+    concurrency: int = field(default=16, metadata=_meta(min=1))
+    max_bytes: int = field(default=5_000_000, metadata=_meta(min=1024))
+    stale_weeks: int = field(default=4, metadata=_meta(min=1))
+
+
+@dataclass(frozen=True)
+class CuratedConfig:
+    dir: Path = Path("curated")
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    dir: Path = Path("var")
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    dir: Path = Path("issues")
+
+
+@dataclass(frozen=True)
+class SubscribersConfig:
+    seed_csv: Path | None = field(default=None, metadata=_meta(
+        doc="a CSV imported once, when the subscriber list is empty (the demo list)"))
+
+
+@dataclass(frozen=True)
+class TemplatesConfig:
+    dir: Path = field(default=Path("templates"),
+                      metadata=_meta(doc="overrides of the bundled templates"))
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = field(default=587, metadata=_meta(min=1, max=65535))
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = field(default=None,
+                                     metadata=_meta(doc="name of an environment variable"))
+    connections: int = field(default=4, metadata=_meta(min=1, max=64))
+    timeout_seconds: float = field(default=30.0, metadata=_meta(min=0.1))
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    domain: str
+    selector: str
+    key_file: Path
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    transport: Literal["maildir", "smtp"] = "maildir"
+    rate_limit: float = field(default=0.0,
+                              metadata=_meta(min=0, doc="messages per second, 0 = no limit"))
+    max_attempts: int = field(default=5, metadata=_meta(min=1))
+    smtp: SmtpConfig | None = None
+    dkim: DkimConfig | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path = field(metadata=_meta(internal=True))
+    newsletter: NewsletterConfig
+    schedule: ScheduleConfig = ScheduleConfig()
+    issue: IssueConfig = IssueConfig()
+    sections: tuple[SectionConfig, ...] = ()
+    feeds: tuple[FeedConfig, ...] = ()
+    fetch: FetchConfig = FetchConfig()
+    curated: CuratedConfig = CuratedConfig()
+    state: StateConfig = StateConfig()
+    archive: ArchiveConfig = ArchiveConfig()
+    templates: TemplatesConfig = TemplatesConfig()
+    subscribers: SubscribersConfig = SubscribersConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def curated_dir(self) -> Path:
+        return self.curated.dir
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.dir
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.archive.dir
+
+    @property
+    def db_path(self) -> Path:
+        return self.state.dir / "digest.sqlite3"
+
+    def section(self, section_id: str) -> SectionConfig | None:
+        return next((s for s in self.sections if s.id == section_id), None)
+
+    def resolve(self, path_or_url: str) -> str:
+        """A feed URL as given, or a local path resolved against the config's folder."""
+        if "://" in path_or_url:
+            return path_or_url
+        return str((self.root / path_or_url).resolve())
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Problems(list[str]):
+    def add(self, where: str, message: str) -> None:
+        self.append(f"{where}: {message}")
+
+
+def _key_name(f: dataclasses.Field) -> str:
+    return f.metadata.get("key", f.name)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    if origin is tuple:
+        return f"an array of {_type_name(typing.get_args(tp)[0])}"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            Path: "a path (string)"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _convert(value: Any, tp: Any, where: str, root: Path, problems: _Problems) -> Any:
+    """Check `value` against type `tp`; return the converted value or None after a problem."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(value, inner[0], where, root, problems)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            problems.add(where, f"{value!r} is not valid; valid: {_type_name(tp)}")
+            return None
+        return value
+    if origin is tuple:
+        item_tp = typing.get_args(tp)[0]
+        if not isinstance(value, list):
+            problems.add(where, f"expected {_type_name(tp)}, got {type(value).__name__}")
+            return None
+        items = [_convert(v, item_tp, f"{where}[{i}]", root, problems) for i, v in enumerate(value)]
+        return tuple(items)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            problems.add(where, f"expected a table, got {type(value).__name__}")
+            return None
+        return _build(tp, value, where, root, problems)
+    if tp is bool:
+        if not isinstance(value, bool):
+            problems.add(where, f"expected true or false, got {value!r}")
+            return None
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.add(where, f"expected an integer, got {value!r}")
+            return None
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.add(where, f"expected a number, got {value!r}")
+            return None
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            problems.add(where, f"expected a string, got {value!r}")
+            return None
+        return value
+    if tp is Path:
+        if not isinstance(value, str) or not value:
+            problems.add(where, f"expected a path (string), got {value!r}")
+            return None
+        return (root / value).resolve()
+    raise TypeError(f"unsupported config type {tp!r}")  # a programming error, not user input
+
+
+def _check_constraints(f: dataclasses.Field, value: Any, where: str, problems: _Problems) -> None:
+    meta = f.metadata
+    if value is None:
+        return
+    if "choices" in meta and value not in meta["choices"]:
+        problems.add(where, f"{value!r} is not valid; valid: {', '.join(meta['choices'])}")
+    if "pattern" in meta and isinstance(value, str) and not re.match(meta["pattern"], value):
+        example = {"time": "HH:MM, e.g. 07:00"}.get(f.name.removeprefix("build_"), meta["pattern"])
+        problems.add(where, f"{value!r} is not valid; expected {example}")
+    if "min" in meta and isinstance(value, int | float) and value < meta["min"]:
+        problems.add(where, f"{value!r} is too small; minimum {meta['min']}")
+    if "max" in meta and isinstance(value, int | float) and value > meta["max"]:
+        problems.add(where, f"{value!r} is too large; maximum {meta['max']}")
+
+
+def _build(cls: type, table: dict[str, Any], where: str, root: Path, problems: _Problems,
+           extra: dict[str, Any] | None = None) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+    known = {_key_name(f) for f in fields}
+    for key in table:
+        if key not in known:
+            problems.add(f"{where}.{key}" if where else key,
+                         f"unknown key; valid keys: {', '.join(sorted(known))}")
+    values: dict[str, Any] = dict(extra or {})
+    missing = False
+    for f in fields:
+        key = _key_name(f)
+        key_where = f"{where}.{key}" if where else key
+        if key not in table:
+            required = (f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING)
+            if required:
+                problems.add(key_where, f"required ({_type_name(hints[f.name])})")
+                missing = True
+            continue
+        converted = _convert(table[key], hints[f.name], key_where, root, problems)
+        if converted is None:
+            missing = True
+            continue
+        _check_constraints(f, converted, key_where, problems)
+        values[f.name] = converted
+    if missing:
+        return None
+    return cls(**values)
+
+
+def _validate(config: Config, problems: _Problems) -> None:
+    """Checks that span several keys."""
+    try:
+        ZoneInfo(config.newsletter.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add("newsletter.timezone",
+                     f"{config.newsletter.timezone!r} is not a known IANA time zone "
+                     "(e.g. 'Europe/London', 'America/New_York', 'UTC')")
+    if not config.newsletter.base_url.startswith(("https://", "http://")):
+        problems.add("newsletter.base_url", "must be an absolute http(s) URL")
+    if "@" not in config.newsletter.from_address:
+        problems.add("newsletter.from", "must contain an email address, e.g. 'Name <a@b.c>'")
+    if not config.sections:
+        problems.add("sections", "at least one [[sections]] table is required")
+    seen: set[str] = set()
+    for i, section in enumerate(config.sections):
+        if section.id in seen:
+            problems.add(f"sections[{i}].id", f"duplicate section id {section.id!r}")
+        seen.add(section.id)
+    names: set[str] = set()
+    for i, feed in enumerate(config.feeds):
+        if feed.name in names:
+            problems.add(f"feeds[{i}].name", f"duplicate feed name {feed.name!r}")
+        names.add(feed.name)
+        if not feed.is_remote and "://" in feed.url:
+            problems.add(f"feeds[{i}].url", f"{feed.url!r}: only http(s) URLs or local paths")
+    delivery = config.delivery
+    if delivery.transport == "smtp" and delivery.smtp is None:
+        problems.add("delivery.smtp", "required when delivery.transport = 'smtp' (needs host)")
+    if config.schedule.mode == "approval" and config.schedule.build_time is None:
+        pass  # the build time defaults to the send time (see scheduler); nothing to report
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Raises ConfigError listing every problem found."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file",
+                          hint="pass --config PATH, or run from the folder holding config.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}",
+                          hint="fix the syntax at the line and column named") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    problems = _Problems()
+    config = _build(Config, data, "", path.parent, problems, extra={"path": path})
+    if config is not None:
+        _validate(config, problems)
+    if problems or config is None:
+        if config is None and not problems:  # pragma: no cover - defensive
+            problems.add("", "invalid configuration")
+        raise ConfigError(
+            f"{path}: {len(problems)} problem(s) in the configuration",
+            hint="fix each key named above; see README.md 'Configuration' for every key",
+            problems=[f"{path}: {p}" for p in problems],
+        )
+    return config

@@ -1,0 +1,181 @@
+"""The editor's excerpts: curated/*.md, each a TOML front-matter block between `+++` lines and a
+Markdown body (the quotation). Files named README.md or starting with `_` are not excerpts;
+`curated/_intros/<week>.md` holds the editor's optional intro for that week."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from .content import html_to_text, sanitize_html
+from .errors import CuratedError
+
+FENCE = "+++"
+REQUIRED = ("title", "url", "source", "section", "added")
+KNOWN = {"title", "url", "source", "author", "published", "section", "note", "tags", "added",
+         "order", "week", "image", "image_alt"}
+
+_markdown = MarkdownIt("commonmark", {"html": False})
+
+
+@dataclass(frozen=True)
+class CuratedExcerpt:
+    path: Path
+    slug: str
+    title: str
+    url: str
+    source: str
+    section: str
+    added: datetime
+    excerpt: str  # plain text of the Markdown body
+    author: str | None = None
+    published: datetime | None = None
+    note: str | None = None
+    tags: tuple[str, ...] = ()
+    order: int | None = None
+    week: str | None = None  # pins the excerpt to one issue
+    image: str | None = None
+    image_alt: str | None = None
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.order if self.order is not None else 10**9, self.added, self.slug)
+
+
+def _as_datetime(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), UTC)
+    return None
+
+
+def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    match = re.search(r"line (\d+)", str(exc))
+    return int(match.group(1)) if match else None
+
+
+def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExcerpt:
+    """Parse one excerpt file; CuratedError names the path, the line and what is valid."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CuratedError(f"{path}: not UTF-8 text (byte {exc.start})",
+                           hint="save the file as UTF-8") from exc
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != FENCE:
+        raise CuratedError(f"{path}:1: the file must start with a '+++' front-matter line",
+                           hint="see curated/README.md for the format")
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == FENCE)
+    except StopIteration:
+        raise CuratedError(f"{path}:1: the front matter opened here is never closed with '+++'",
+                           hint="add a line '+++' after the last key") from None
+    try:
+        meta = tomllib.loads("\n".join(lines[1:end]))
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_line(exc)
+        where = f"{path}:{line + 1}" if line else str(path)
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise CuratedError(f"{where}: front matter is not valid TOML: {message}",
+                           hint='strings need quotes: title = "…"') from exc
+
+    def key_line(key: str) -> int:
+        for i in range(1, end):
+            if re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
+                return i + 1
+        return 1
+
+    problems: list[str] = []
+    for key in REQUIRED:
+        if key not in meta:
+            problems.append(f"{path}:{end + 1}: missing required key '{key}'")
+    for key in meta:
+        if key not in KNOWN:
+            problems.append(f"{path}:{key_line(key)}: unknown key '{key}'; valid: "
+                            + ", ".join(sorted(KNOWN)))
+    for key in ("title", "url", "source", "section", "author", "note", "week", "image",
+                "image_alt"):
+        if key in meta and not (isinstance(meta[key], str) and meta[key].strip()):
+            problems.append(f"{path}:{key_line(key)}: '{key}' must be a non-empty string")
+    url = meta.get("url")
+    if isinstance(url, str) and not re.match(r"^https?://[^\s/]+", url):
+        problems.append(f"{path}:{key_line('url')}: url {url!r} must be an absolute http(s) URL")
+    image = meta.get("image")
+    if isinstance(image, str) and not image.startswith("https://"):
+        problems.append(f"{path}:{key_line('image')}: image must be an absolute https URL")
+    section = meta.get("section")
+    if section_ids is not None and isinstance(section, str) and section not in section_ids:
+        problems.append(f"{path}:{key_line('section')}: section {section!r} is not configured; "
+                        f"valid: {', '.join(sorted(section_ids))}")
+    for key in ("added", "published"):
+        if key in meta and _as_datetime(meta[key]) is None:
+            problems.append(f"{path}:{key_line(key)}: '{key}' must be a TOML date or date-time "
+                            "(e.g. 2026-11-23 or 2026-11-23T09:00:00Z)")
+    tags = meta.get("tags", [])
+    if not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        problems.append(f"{path}:{key_line('tags')}: tags must be an array of strings")
+    order = meta.get("order")
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+        problems.append(f"{path}:{key_line('order')}: order must be an integer")
+    body = "\n".join(lines[end + 1:]).strip()
+    if not body:
+        problems.append(f"{path}:{end + 2}: the excerpt (the text after the front matter) is empty")
+    if problems:
+        raise CuratedError("\n".join(problems), hint="see curated/README.md for the format")
+
+    # Markdown → HTML (raw HTML disabled) → sanitised → plain text: markup never survives.
+    excerpt = html_to_text(sanitize_html(_markdown.render(body)))
+    return CuratedExcerpt(
+        path=path,
+        slug=path.stem,
+        title=meta["title"].strip(),
+        url=meta["url"].strip(),
+        source=meta["source"].strip(),
+        section=meta["section"],
+        added=_as_datetime(meta["added"]),  # type: ignore[arg-type]
+        excerpt=excerpt,
+        author=meta.get("author"),
+        published=_as_datetime(meta.get("published")),
+        note=meta.get("note"),
+        tags=tuple(tags),
+        order=order,
+        week=meta.get("week"),
+        image=image,
+        image_alt=meta.get("image_alt"),
+    )
+
+
+def excerpt_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.md")
+                  if not p.name.startswith("_") and p.name.lower() != "readme.md")
+
+
+def load_excerpts(folder: Path, section_ids: set[str] | None = None) -> list[CuratedExcerpt]:
+    """Every excerpt in the folder, in the editor's order. All broken files reported at once."""
+    excerpts: list[CuratedExcerpt] = []
+    problems: list[str] = []
+    for path in excerpt_files(folder):
+        try:
+            excerpts.append(parse_excerpt(path, section_ids))
+        except CuratedError as exc:
+            problems.append(exc.message)
+    if problems:
+        raise CuratedError("\n".join(problems), hint="see curated/README.md for the format")
+    return sorted(excerpts, key=lambda e: e.sort_key)
+
+
+def load_intro(folder: Path, week: str) -> str | None:
+    """The editor's intro for `week` as plain text paragraphs, if the file exists."""
+    path = folder / "_intros" / f"{week}.md"
+    if not path.is_file():
+        return None
+    text = html_to_text(sanitize_html(_markdown.render(path.read_text(encoding="utf-8-sig"))))
+    return text or None

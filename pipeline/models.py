@@ -1,0 +1,181 @@
+"""The frozen dataclasses that pass between stages: fetch → parse → assemble → render → deliver."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the fetch stage got for one feed: bytes to parse, or why there are none."""
+
+    feed_name: str
+    url: str
+    final_url: str
+    status: Literal["ok", "not_modified", "failed"]
+    http_status: int | None = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    note: str | None = None  # e.g. "moved permanently: update the URL to …"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed item, normalised: plain text excerpt, sanitised HTML, absolute links."""
+
+    feed_name: str
+    guid: str
+    url: str
+    title: str
+    excerpt: str
+    published: datetime | None
+    author: str | None = None
+    image: str | None = None
+    content_html: str = ""  # sanitised with nh3; never trusted further than that
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """Health of one feed in one run (table of `digest fetch`, `report.json`)."""
+
+    name: str
+    url: str
+    status: str  # ok | not_modified | failed | gone | stale
+    http_status: int | None = None
+    entries: int = 0
+    new: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Item:
+    """An item of an issue, as issue.json stores it (the PRODUCT.md contract)."""
+
+    id: str
+    kind: Literal["curated", "feed"]
+    title: str
+    url: str
+    source: str
+    author: str | None
+    published: str | None  # ISO-8601
+    excerpt: str
+    note: str | None
+    image: str | None = None
+    image_alt: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tags"] = list(self.tags)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Item:
+        known = {k: data.get(k) for k in cls.__dataclass_fields__}
+        known["tags"] = tuple(data.get("tags") or ())
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    items: tuple[Item, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "items": [i.to_json() for i in self.items]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Section:
+        return cls(id=data["id"], title=data["title"],
+                   items=tuple(Item.from_json(i) for i in data["items"]))
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One week's issue, fully assembled; everything the templates need except the reader."""
+
+    id: str  # ISO week, e.g. "2026-W48"
+    number: int
+    date: date  # the issue date: the scheduled weekday of that ISO week
+    subject: str
+    preheader: str
+    sections: tuple[Section, ...]
+    intro: str | None = None  # the editor's intro (plain text paragraphs), optional
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        return tuple(item for section in self.sections for item in section.items)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "date": self.date.isoformat(),
+            "subject": self.subject,
+            "preheader": self.preheader,
+            "intro": self.intro,
+            "sections": [s.to_json() for s in self.sections],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Issue:
+        return cls(
+            id=data["id"],
+            number=int(data["number"]),
+            date=date.fromisoformat(data["date"]),
+            subject=data["subject"],
+            preheader=data["preheader"],
+            intro=data.get("intro"),
+            sections=tuple(Section.from_json(s) for s in data["sections"]),
+        )
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """The compiled issue, before personalisation. Placeholders mark per-reader values."""
+
+    issue: Issue
+    mjml: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """The boundary between composing and sending: bytes plus the envelope."""
+
+    issue_id: str
+    subscriber_id: int | None
+    sender: str  # envelope MAIL FROM
+    recipient: str  # envelope RCPT TO
+    message_id: str
+    data: bytes  # the full RFC 5322 message, CRLF line endings
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    recipient: str
+    ok: bool
+    code: int | None = None  # SMTP reply code when there is one
+    detail: str = ""
+    permanent: bool = False  # a 5xx to RCPT: the address bounced; never retry

@@ -1,0 +1,124 @@
+"""The SQLite state database (WAL): subscribers, delivery ledger, issues, feed state, history.
+
+Schema changes are numbered migrations appended to MIGRATIONS; `open_db` applies the missing
+ones in a transaction, so an old state folder upgrades itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT,
+        status TEXT NOT NULL CHECK (status IN
+            ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
+        source TEXT NOT NULL DEFAULT 'operator',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        confirmed_at TEXT,
+        unsubscribed_at TEXT
+    );
+    CREATE INDEX subscribers_status ON subscribers(status);
+
+    CREATE TABLE issues (
+        id TEXT PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'built' CHECK (status IN
+            ('built', 'approved', 'sending', 'sent', 'skipped')),
+        built_at TEXT NOT NULL,
+        approved_at TEXT,
+        sent_at TEXT
+    );
+
+    CREATE TABLE deliveries (
+        issue_id TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'bounced')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_code INTEGER,
+        last_error TEXT,
+        message_id TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (issue_id, subscriber_id)
+    );
+    CREATE INDEX deliveries_status ON deliveries(issue_id, status);
+
+    -- Every item ever published, keyed by canonical URL, GUID and title fingerprint, so no
+    -- later issue repeats it. Rebuildable from issues/*/issue.json.
+    CREATE TABLE published (
+        key TEXT PRIMARY KEY,
+        issue_id TEXT NOT NULL,
+        item_id TEXT NOT NULL
+    );
+
+    -- Conditional GET state and the entries of the last successful parse (reused on 304).
+    CREATE TABLE feed_state (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_status TEXT,
+        last_http_status INTEGER,
+        last_ok_at TEXT,
+        last_new_at TEXT,
+        entries_json TEXT
+    );
+
+    -- When an entry was first seen: the fallback date for entries with none or a bad one.
+    CREATE TABLE entries_seen (
+        feed_name TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (feed_name, guid)
+    );
+    """,
+]
+
+
+def utcnow() -> str:
+    return datetime.now(tz=UTC).isoformat(timespec="seconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)  # explicit transactions
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # executescript runs the whole migration and its version bump as one transaction.
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    conn = connect(path)
+    migrate(conn)
+    return conn

@@ -1,0 +1,179 @@
+"""Subscribers in SQLite: validated, normalised, unique without regard to case."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import UsageError
+from .models import Subscriber
+from .store import transaction, utcnow
+
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+# An import never brings these back: the reader or their server said no.
+STICKY = ("unsubscribed", "bounced", "complained")
+MAX_NAME = 200
+
+
+def normalize_email(address: str) -> str:
+    """The normalised address, or UsageError saying why it is not valid."""
+    address = (address or "").strip()
+    if "\r" in address or "\n" in address:
+        raise UsageError("an email address cannot contain line breaks")
+    try:
+        result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise UsageError(f"{address!r} is not a valid email address: {exc}") from exc
+    return result.normalized
+
+
+def clean_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    name = " ".join(name.split())[:MAX_NAME]  # no CR/LF can reach a header
+    return name or None
+
+
+def _row(row: sqlite3.Row) -> Subscriber:
+    return Subscriber(id=row["id"], email=row["email"], name=row["name"], status=row["status"])
+
+
+def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
+    row = conn.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+    return _row(row) if row else None
+
+
+def get_by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
+    row = conn.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    return _row(row) if row else None
+
+
+def add(conn: sqlite3.Connection, email: str, name: str | None = None, status: str = "active",
+        source: str = "operator", revive: bool = True) -> tuple[Subscriber, str]:
+    """Insert or update one subscriber. Returns (subscriber, what happened): 'added',
+    'updated', 'unchanged' or 'kept <status>' when a sticky status was not overridden."""
+    email = normalize_email(email)
+    name = clean_name(name)
+    now = utcnow()
+    with transaction(conn):
+        existing = get(conn, email)
+        if existing is None:
+            conn.execute(
+                "INSERT INTO subscribers (email, name, status, source, created_at, updated_at,"
+                " confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (email, name, status, source, now, now, now if status == "active" else None))
+            outcome = "added"
+        elif existing.status in STICKY and not revive:
+            outcome = f"kept {existing.status}"
+        elif existing.status == status and (name is None or name == existing.name):
+            outcome = "unchanged"
+        else:
+            conn.execute(
+                "UPDATE subscribers SET status = ?, name = COALESCE(?, name), updated_at = ?,"
+                " confirmed_at = CASE WHEN ? = 'active' THEN ? ELSE confirmed_at END"
+                " WHERE id = ?", (status, name, now, status, now, existing.id))
+            outcome = "updated"
+    subscriber = get(conn, email)
+    assert subscriber is not None
+    return subscriber, outcome
+
+
+def set_status(conn: sqlite3.Connection, subscriber_id: int, status: str) -> bool:
+    """Change a subscriber's status; True if it changed."""
+    if status not in STATUSES:
+        raise ValueError(status)
+    now = utcnow()
+    with transaction(conn):
+        cursor = conn.execute(
+            "UPDATE subscribers SET status = ?, updated_at = ?,"
+            " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
+            " WHERE id = ? AND status != ?", (status, now, status, now, subscriber_id, status))
+    return cursor.rowcount > 0
+
+
+def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
+    """Mark a subscriber unsubscribed (kept, so an import cannot bring them back)."""
+    subscriber = get(conn, normalize_email(email))
+    if subscriber is None:
+        raise UsageError(f"{email}: no such subscriber", hint="see `digest subscribers list`")
+    set_status(conn, subscriber.id, "unsubscribed")
+    return get_by_id(conn, subscriber.id)  # type: ignore[return-value]
+
+
+def list_subscribers(conn: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:
+    if status:
+        rows = conn.execute("SELECT * FROM subscribers WHERE status = ? ORDER BY id", (status,))
+    else:
+        rows = conn.execute("SELECT * FROM subscribers ORDER BY id")
+    return [_row(r) for r in rows]
+
+
+def count_active(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    updated: int
+    unchanged: int
+    kept: list[tuple[int, str, str]]  # (line, email, status kept)
+    rejected: list[tuple[int, str]]  # (line, reason)
+
+    @property
+    def accepted(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+
+def import_csv(conn: sqlite3.Connection, path: Path) -> ImportReport:
+    """Import a CSV with a header row holding `email` (and optionally `name`). Valid rows are
+    imported; each rejected row is reported with its line number (the header is line 1)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})",
+                         hint="export the CSV as UTF-8") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "email" not in header:
+        raise UsageError(f"{path}:1: the header row has no 'email' column "
+                         f"(found: {', '.join(header) or 'nothing'})",
+                         hint="the first line must name the columns, e.g. email,name")
+    reader.fieldnames = header
+    added = updated = unchanged = 0
+    kept: list[tuple[int, str, str]] = []
+    rejected: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        raw = (row.get("email") or "").strip()
+        if not raw:
+            rejected.append((line, "empty email"))
+            continue
+        try:
+            email = normalize_email(raw)
+        except UsageError as exc:
+            rejected.append((line, exc.message))
+            continue
+        if email.lower() in seen:
+            rejected.append((line, f"{email}: duplicate of an earlier row"))
+            continue
+        seen.add(email.lower())
+        _, outcome = add(conn, email, row.get("name"), status="active", source="import",
+                         revive=False)
+        if outcome == "added":
+            added += 1
+        elif outcome == "updated":
+            updated += 1
+        elif outcome == "unchanged":
+            unchanged += 1
+        else:
+            kept.append((line, email, outcome.removeprefix("kept ")))
+    return ImportReport(added, updated, unchanged, kept, rejected)
