@@ -1,0 +1,97 @@
+"""config.toml loading: the shipped configs are valid; every problem is reported at once with
+its file, key and what is valid; exit code 2 from the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+
+from .conftest import ROOT, make_newsletter, run_digest
+
+
+def test_shipped_configs_load():
+    config = load_config(ROOT / "config.toml")
+    assert config.newsletter.name == "PM Career Digest"
+    assert len(config.sections) >= 4
+    assert config.delivery.transport == "maildir"
+    assert all(f.is_remote for f in config.feeds)
+    demo = load_config(ROOT / "examples" / "config.toml")
+    assert demo.curated_dir == (ROOT / "curated").resolve()
+    assert all(Path(demo.resolve(f.url)).is_file() for f in demo.feeds)
+
+
+def test_paths_are_relative_to_the_config_folder(tmp_path):
+    news = make_newsletter(tmp_path / "elsewhere" / "news")
+    config = news.config()
+    assert config.state_dir == (news.root / "var").resolve()
+    assert config.archive_dir == (news.root / "issues").resolve()
+    assert config.curated_dir == (news.root / "curated").resolve()
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    news = make_newsletter(tmp_path / "news")
+    text = news.config_path.read_text()
+    text = text.replace('timezone = "America/New_York"', 'timezone = "Mars/Olympus"')
+    text = text.replace("max_items = 12", "max_items = 0")
+    text = text.replace('[curated]', '[schedule]\nweekday = "funday"\nmode = "sometimes"\n'
+                        'time = "7am"\n\n[curated]')
+    text += '\n[delivery]\ntransport = "pigeon"\n\n[newsletter_typo]\nx = 1\n'
+    news.write_config(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(news.config_path)
+    problems = "\n".join(excinfo.value.problems)
+    assert str(news.config_path) in problems
+    for expected in (
+        "newsletter.timezone: 'Mars/Olympus' is not a known IANA time zone",
+        "issue.max_items: 0 is too small; minimum 1",
+        "schedule.weekday: 'funday' is not valid; valid: monday, tuesday",
+        "schedule.mode: 'sometimes' is not valid; valid: 'auto' | 'approval'",
+        "schedule.time: '7am' is not valid; expected HH:MM",
+        "delivery.transport: 'pigeon' is not valid; valid: 'maildir' | 'smtp'",
+        "newsletter_typo: unknown key; valid keys:",
+    ):
+        assert expected in problems, problems
+    assert len(excinfo.value.problems) == 7
+
+
+def test_missing_required_keys_and_wrong_types(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[newsletter]\nname = 3\n\n[[feeds]]\nname = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    problems = "\n".join(excinfo.value.problems)
+    assert "newsletter.name: expected a string, got 3" in problems
+    assert "newsletter.from: required" in problems
+    assert "newsletter.base_url: required" in problems
+    assert "feeds[0].url: required" in problems
+
+
+def test_smtp_transport_needs_its_table(tmp_path):
+    news = make_newsletter(tmp_path / "news", extra='\n[delivery]\ntransport = "smtp"\n')
+    with pytest.raises(ConfigError) as excinfo:
+        news.config()
+    assert any("delivery.smtp: required when delivery.transport = 'smtp'" in p
+               for p in excinfo.value.problems)
+
+
+def test_invalid_toml_names_the_line(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[newsletter]\nname = "x\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    assert str(path) in excinfo.value.message and "line 2" in excinfo.value.message
+
+
+def test_cli_exits_2_naming_file_and_key(tmp_path):
+    news = make_newsletter(tmp_path / "news", extra='\n[issue_]\nx = 1\n')
+    result = run_digest("--config", news.config_path, "build")
+    assert result.returncode == 2
+    assert f"{news.config_path}: issue_: unknown key" in result.stderr
+    assert "hint:" in result.stderr
+    missing = run_digest("--config", tmp_path / "nope.toml", "build")
+    assert missing.returncode == 2
+    assert "no such configuration file" in missing.stderr
