@@ -111,11 +111,30 @@ def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sq
     conn.execute("COMMIT")
 
 
+def _statements(script: str) -> list[str]:
+    """Split a migration into complete SQL statements (sqlite3 decides where one ends)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
 def migrate(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        # executescript runs the whole migration and its version bump as one transaction.
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+    """Apply the missing migrations. The version is read inside BEGIN IMMEDIATE, so two
+    processes opening a fresh database at once never both run the same migration."""
+    while True:
+        with transaction(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= len(MIGRATIONS):
+                return
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
 
 
 def open_db(path: Path) -> sqlite3.Connection:
