@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -9,7 +10,14 @@ from datetime import datetime, timedelta
 
 from .config import Config, SectionConfig
 from .curated import CuratedExcerpt
-from .dedup import canonical_url, history_keys, item_id, title_similarity
+from .dedup import (
+    TitleIndex,
+    canonical_url,
+    history_keys,
+    is_global_guid,
+    item_id,
+    title_tokens,
+)
 from .models import Entry, Issue, Item, Section
 from .weeks import week_day
 
@@ -24,22 +32,53 @@ class Candidate:
     section_id: str | None
     relevance: float
     score: float
+    url_key: str = ""  # canonical URL
+    title_tokens: frozenset[str] = frozenset()
 
 
-def _keyword_pattern(keyword: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(keyword.lower())}(?!\w)")
+TITLE_HIT = 3.0  # a keyword in the title counts this many times one in the text
+TEXT_HITS_MAX = 3  # repeats of one keyword in the text that still add to the score
+RECENCY_WEIGHT = 0.5
+UNDATED_RECENCY = 0.5  # an entry dated by when we first saw it may be older than that
+
+
+@functools.lru_cache(maxsize=16)
+def _matcher(sections: tuple[SectionConfig, ...]
+             ) -> tuple[re.Pattern[str] | None, dict[str, list[tuple[int, float]]]]:
+    """One regex for every keyword of every section (longest first, on word boundaries) and
+    what each match means: [(section index, weight)]."""
+    meaning: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for index, section in enumerate(sections):
+        for keyword, weight in section.weighted_keywords:
+            meaning[" ".join(keyword.lower().split())].append((index, weight))
+    if not meaning:
+        return None, {}
+    alternatives = sorted(meaning, key=lambda k: (-len(k), k))
+    body = "|".join(r"\s+".join(re.escape(w) for w in k.split()) for k in alternatives)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE), dict(meaning)
 
 
 def classify(entry: Entry, sections: tuple[SectionConfig, ...]) -> tuple[str | None, float]:
-    """The best-matching section by keyword hits on word boundaries (title hits count 3×)."""
-    title = entry.title.lower()
-    text = entry.excerpt.lower()
+    """The best-matching section and its relevance: section keywords (with their weights)
+    matched on word boundaries in the title (counting TITLE_HIT times), the text and the tags,
+    times the section's weight. (None, 0.0) when nothing matches; ties go to the earlier
+    section."""
+    pattern, meaning = _matcher(sections)
+    if pattern is None:
+        return None, 0.0
+    scores = [0.0] * len(sections)
+    for found in {" ".join(m.lower().split()) for m in pattern.findall(entry.title)}:
+        for index, weight in meaning[found]:
+            scores[index] += TITLE_HIT * weight
+    body = " ".join((entry.text or entry.excerpt, *entry.tags))
+    hits: dict[str, int] = defaultdict(int)
+    for match in pattern.findall(body):
+        hits[" ".join(match.lower().split())] += 1
+    for found, count in hits.items():
+        for index, weight in meaning[found]:
+            scores[index] += min(count, TEXT_HITS_MAX) * weight
     best: tuple[str | None, float] = (None, 0.0)
-    for section in sections:
-        score = 0.0
-        for keyword in section.keywords:
-            pattern = _keyword_pattern(keyword)
-            score += 3 * len(pattern.findall(title)) + len(pattern.findall(text))
+    for section, score in zip(sections, scores, strict=True):
         score *= section.weight
         if score > best[1]:
             best = (section.id, score)
@@ -51,6 +90,15 @@ def _recency(published: datetime | None, now: datetime, lookback: timedelta) -> 
         return 0.0
     age = (now - published) / lookback
     return max(0.0, 1.0 - age)
+
+
+def score(relevance: float, recency: float, feed_weight: float, matched: bool) -> float:
+    """Relevance (saturating: the fifth keyword adds less than the first) weighs four times
+    as much as recency (0..1 across the lookback window: a weekly issue's items are all
+    recent); an item that matches no section ranks below every one that does."""
+    if not matched:
+        return feed_weight * RECENCY_WEIGHT * recency / 2
+    return feed_weight * (2 * relevance / (relevance + 3) + RECENCY_WEIGHT * recency)
 
 
 def in_window(entry: Entry, now: datetime, lookback: timedelta) -> bool:
@@ -77,45 +125,63 @@ def curated_for_week(excerpts: list[CuratedExcerpt], week: str, now: datetime,
 def select_entries(config: Config, entries: list[Entry], now: datetime,
                    published_keys: set[str], taken_urls: set[str],
                    slots: int) -> list[Candidate]:
+    """The best `slots` entries: in the lookback window, never published before (by canonical
+    URL, global GUID or a near-identical title), one per article across feeds, at most
+    max_per_source per feed. Unmatched entries go to the "also" section or are dropped
+    ([issue] unmatched)."""
     lookback = timedelta(days=config.issue.lookback_days)
     feed_weight = {f.name: f.weight for f in config.feeds}
     candidates: list[Candidate] = []
     for entry in entries:
         if not in_window(entry, now, lookback):
             continue
-        if any(k in published_keys for k in history_keys(entry.url, entry.guid, entry.title)):
+        keys = history_keys(entry.url, entry.guid, entry.title)
+        if any(k in published_keys for k in keys):
             continue
         section_id, relevance = classify(entry, config.sections)
-        if section_id is None:
-            if config.issue.unmatched == "drop":
-                continue
-            section_id = ALSO_ID
-        score = (relevance + 2 * _recency(entry.published, now, lookback)) \
-            * feed_weight.get(entry.feed_name, 1.0)
-        candidates.append(Candidate(entry, section_id, relevance, score))
+        if section_id is None and config.issue.unmatched == "drop":
+            continue
+        recency = _recency(entry.published, now, lookback)
+        if not entry.dated:
+            recency *= UNDATED_RECENCY
+        candidates.append(Candidate(
+            entry, section_id or ALSO_ID, relevance,
+            score(relevance, recency, feed_weight.get(entry.feed_name, 1.0),
+                  section_id is not None),
+            keys[0].removeprefix("url:"), title_tokens(entry.title)))
     # Best first; ties broken deterministically so rebuilds are byte-identical.
-    candidates.sort(key=lambda c: (-c.score, -(c.entry.published.timestamp()),
-                                   c.entry.url))
+    candidates.sort(key=lambda c: (-c.score, -c.entry.published.timestamp(), c.entry.url,
+                                   c.entry.guid))
+    history_titles = TitleIndex.from_history(published_keys)
+    chosen_titles = TitleIndex()
     chosen: list[Candidate] = []
     per_source: dict[str, int] = defaultdict(int)
-    seen_urls = set(taken_urls)
-    seen_guids: set[tuple[str, str]] = set()
+    seen_urls = set(taken_urls)  # canonical URLs
+    seen_guids: set[str] = set()
     for candidate in candidates:
         if len(chosen) >= slots:
             break
         entry = candidate.entry
-        url = canonical_url(entry.url)
-        if url in seen_urls or (entry.feed_name, entry.guid) in seen_guids:
-            continue
-        if any(title_similarity(entry.title, c.entry.title) >= 0.8 for c in chosen):
-            continue
         if per_source[entry.feed_name] >= config.issue.max_per_source:
             continue
+        # Two entries of one URL (Scripting News gives distinct posts one link) would send
+        # the reader to the same page twice: the better one goes in.
+        if candidate.url_key in seen_urls or _guid_key(entry) in seen_guids:
+            continue
+        if history_titles.near(candidate.title_tokens) \
+                or chosen_titles.near(candidate.title_tokens):
+            continue
         per_source[entry.feed_name] += 1
-        seen_urls.add(url)
-        seen_guids.add((entry.feed_name, entry.guid))
+        seen_urls.add(candidate.url_key)
+        seen_guids.add(_guid_key(entry))
+        chosen_titles.add(candidate.title_tokens)
         chosen.append(candidate)
     return chosen
+
+
+def _guid_key(entry: Entry) -> str:
+    """A GUID names one article across feeds only when it is a URL or URI."""
+    return entry.guid if is_global_guid(entry.guid) else f"{entry.feed_name}\x1f{entry.guid}"
 
 
 def _curated_item(excerpt: CuratedExcerpt) -> Item:
@@ -132,7 +198,8 @@ def _feed_item(candidate: Candidate) -> Item:
     return Item(
         id=item_id("f", entry.url), kind="feed", title=entry.title, url=entry.url,
         source=entry.feed_name, author=entry.author,
-        published=entry.published.isoformat() if entry.published else None,
+        # An entry dated only by when it was first seen shows no date.
+        published=entry.published.isoformat() if entry.published and entry.dated else None,
         excerpt=entry.excerpt, note=None, image=entry.image,
         image_alt=entry.title if entry.image else None, tags=entry.tags)
 

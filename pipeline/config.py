@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+KEYWORD_WEIGHT = re.compile(r"^(.*\S)\s*\^\s*(\d+(?:\.\d+)?)$")  # "keyword^2"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -96,8 +97,21 @@ class IssueConfig:
 class SectionConfig:
     id: str = field(metadata=_meta(pattern=r"^[a-z0-9][a-z0-9-]*$"))
     title: str
-    keywords: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = field(default=(), metadata=_meta(
+        doc='matched on word boundaries; "keyword^2" counts twice'))
     weight: float = 1.0
+
+    @property
+    def weighted_keywords(self) -> tuple[tuple[str, float], ...]:
+        """(keyword, weight) pairs: "salary^2" → ("salary", 2.0); no suffix → 1.0."""
+        pairs = []
+        for keyword in self.keywords:
+            match = KEYWORD_WEIGHT.match(keyword)
+            if match:
+                pairs.append((match.group(1).strip(), float(match.group(2))))
+            elif keyword.strip():
+                pairs.append((keyword.strip(), 1.0))
+        return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -149,6 +163,36 @@ class TemplatesConfig:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    """UTM tags on outbound article links (never on unsubscribe or archive links)."""
+
+    utm: bool = False
+    utm_source: str | None = field(default=None,
+                                   metadata=_meta(doc="default: the newsletter's name as a slug"))
+    utm_medium: str = "email"
+    utm_campaign: str = field(default="{issue}",
+                              metadata=_meta(doc="{issue} = the week, {number} = the issue number"))
+
+
+@dataclass(frozen=True)
+class SocialConfig:
+    """A social icon in the email footer (its alt text is the network's name)."""
+
+    network: str = field(metadata=_meta(choices=(
+        "facebook", "twitter", "x", "linkedin", "github", "instagram", "youtube", "medium",
+        "pinterest", "tumblr", "vimeo", "soundcloud", "dribbble", "snapchat", "xing")))
+    url: str
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """`digest check --links`: how long to wait for each link."""
+
+    link_timeout_seconds: float = field(default=10.0, metadata=_meta(min=0.1))
+    link_concurrency: int = field(default=8, metadata=_meta(min=1, max=64))
+
+
+@dataclass(frozen=True)
 class SmtpConfig:
     host: str
     port: int = field(default=587, metadata=_meta(min=1, max=65535))
@@ -158,6 +202,8 @@ class SmtpConfig:
                                      metadata=_meta(doc="name of an environment variable"))
     connections: int = field(default=4, metadata=_meta(min=1, max=64))
     timeout_seconds: float = field(default=30.0, metadata=_meta(min=0.1))
+    helo: str | None = field(default=None,
+                             metadata=_meta(doc="EHLO name (default: this host's name)"))
 
 
 @dataclass(frozen=True)
@@ -173,8 +219,24 @@ class DeliveryConfig:
     rate_limit: float = field(default=0.0,
                               metadata=_meta(min=0, doc="messages per second, 0 = no limit"))
     max_attempts: int = field(default=5, metadata=_meta(min=1))
+    retry_backoff_seconds: float = field(
+        default=1.0, metadata=_meta(min=0, doc="first retry delay; doubles per try, max 60 s"))
     smtp: SmtpConfig | None = None
     dkim: DkimConfig | None = None
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """`digest serve`: signup limits and the proxy in front of it."""
+
+    signup_limit: int = field(default=5, metadata=_meta(
+        min=1, doc="signup POSTs allowed per client IP in each window"))
+    signup_window_seconds: int = field(default=3600, metadata=_meta(min=1))
+    confirm_expiry_hours: int = field(default=48, metadata=_meta(
+        min=1, doc="how long a double opt-in confirmation link stays valid"))
+    forwarded_allow_ips: str = field(default="127.0.0.1", metadata=_meta(
+        doc="proxies trusted for X-Forwarded-For (comma-separated IPs, '*' for any)"))
+    max_body_bytes: int = field(default=16384, metadata=_meta(min=1024))
 
 
 @dataclass(frozen=True)
@@ -190,8 +252,12 @@ class Config:
     state: StateConfig = StateConfig()
     archive: ArchiveConfig = ArchiveConfig()
     templates: TemplatesConfig = TemplatesConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    social: tuple[SocialConfig, ...] = ()
+    check: CheckConfig = CheckConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    web: WebConfig = WebConfig()
 
     @property
     def root(self) -> Path:
@@ -335,6 +401,12 @@ def _build(cls: type, table: dict[str, Any], where: str, root: Path, problems: _
             if required:
                 problems.add(key_where, f"required ({_type_name(hints[f.name])})")
                 missing = True
+            elif isinstance(f.default, Path):
+                # Defaults are relative to the config file's folder too, not to the cwd.
+                values[f.name] = (root / f.default).resolve()
+            elif dataclasses.is_dataclass(f.default):
+                # An absent table: build it from its defaults so its paths resolve as well.
+                values[f.name] = _build(hints[f.name], {}, key_where, root, problems)
             continue
         converted = _convert(table[key], hints[f.name], key_where, root, problems)
         if converted is None:
@@ -356,6 +428,11 @@ def _validate(config: Config, problems: _Problems) -> None:
         if section.id in seen:
             problems.add(f"sections[{i}].id", f"duplicate section id {section.id!r}")
         seen.add(section.id)
+        for j, keyword in enumerate(section.keywords):
+            if not keyword.strip() or ("^" in keyword and not KEYWORD_WEIGHT.match(keyword)):
+                problems.add(f"sections[{i}].keywords[{j}]",
+                             f"{keyword!r} is not valid; expected a word or phrase, optionally"
+                             ' with a weight: "salary" or "salary^2"')
     names: set[str] = set()
     for i, feed in enumerate(config.feeds):
         if feed.name in names:

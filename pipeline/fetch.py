@@ -1,17 +1,61 @@
 """Fetch stage: bytes for every configured feed, from http(s) or a local path.
 
+All feeds are fetched at once by a bounded pool of threads (`[fetch] concurrency`), each feed
+on its own httpx transport (one shared TLS context): a shared connection pool costs more than it
+saves when nearly every feed is on another host. Each fetch has its own time limit
+(`timeout_seconds`, covering connect, redirects and the body) and the stage as a whole an
+overall deadline (`deadline_seconds`); the body is streamed and abandoned past `max_bytes`
+(after gzip/deflate decoding, so a compression bomb stops too). Redirects are followed by hand,
+at most five, so a loop or a chain is named as such; a permanent redirect becomes a note
+suggesting the new URL. Conditional GET: the caller passes the ETag and Last-Modified of the
+last fetch and gets `not_modified` back on a 304. 429 and 503 are retried once their
+Retry-After has passed, when that is before the deadline.
+
 Never raises for one feed: a failure becomes a FetchResult with status "failed" and a reason.
 """
 
 from __future__ import annotations
 
+import email.utils
+import functools
+import ssl
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from .config import Config, FeedConfig
 from .models import FetchResult
+
+MAX_REDIRECTS = 5
+REDIRECT_CODES = {301, 302, 303, 307, 308}
+PERMANENT_CODES = {301, 308}
+RETRY_CODES = {429, 503}
+MAX_ATTEMPTS = 3  # one request and at most two retries after a Retry-After
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+          "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
+          "application/json;q=0.8, */*;q=0.5")
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the last fetch of a feed returned, to make the next one conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class FetchFailed(Exception):
+    def __init__(self, reason: str, http_status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.http_status = http_status
 
 
 def user_agent(config: Config) -> str:
@@ -20,9 +64,61 @@ def user_agent(config: Config) -> str:
     return f"PMCareerDigest/{__version__} (+{config.newsletter.base_url})"
 
 
-def fetch_local(feed: FeedConfig, path: Path) -> FetchResult:
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once per process (loading the CA bundle
+    takes tens of milliseconds)."""
+    return httpx.create_ssl_context()
+
+
+def fetch_all(config: Config, validators: dict[str, Validators] | None = None
+              ) -> list[FetchResult]:
+    """One FetchResult per enabled feed, in the config's order."""
+    feeds = [f for f in config.feeds if f.enabled]
+    if not feeds:
+        return []
+    settings = config.fetch
+    validators = validators or {}
+    start = time.monotonic()
+    deadline = start + settings.deadline_seconds
+    session = _Session(user_agent(config), settings.timeout_seconds, settings.max_bytes,
+                       deadline, _tls_context() if any(f.is_remote for f in feeds) else None)
+
+    def one(feed: FeedConfig) -> FetchResult:
+        if not feed.is_remote:
+            return fetch_local(feed, Path(config.resolve(feed.url)), settings.max_bytes)
+        if time.monotonic() >= deadline:
+            return _failed(feed, "not started: the overall fetch deadline "
+                           f"({settings.deadline_seconds:g} s) had passed", time.monotonic())
+        return session.fetch(feed, validators.get(feed.name))
+
+    pool = ThreadPoolExecutor(max_workers=min(settings.concurrency, len(feeds)),
+                              thread_name_prefix="fetch")
+    try:
+        futures: list[Future[FetchResult]] = [pool.submit(one, feed) for feed in feeds]
+        wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    finally:
+        # Fetches still running at the deadline end on their own time limits; their
+        # results are not waited for.
+        pool.shutdown(wait=False, cancel_futures=True)
+    results = []
+    for feed, future in zip(feeds, futures, strict=True):
+        if future.done() and not future.cancelled():
+            results.append(future.result())
+        else:
+            results.append(_failed(feed, "stopped at the overall fetch deadline "
+                                   f"({settings.deadline_seconds:g} s)", start))
+    return results
+
+
+def fetch_local(feed: FeedConfig, path: Path, max_bytes: int) -> FetchResult:
     start = time.monotonic()
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return FetchResult(feed.name, feed.url, str(path), "failed",
+                               error=f"file is {_mb(size)}, over the {_mb(max_bytes)} limit",
+                               seconds=time.monotonic() - start)
         body = path.read_bytes()
     except OSError as exc:
         return FetchResult(feed.name, feed.url, str(path), "failed",
@@ -32,34 +128,170 @@ def fetch_local(feed: FeedConfig, path: Path) -> FetchResult:
                        seconds=time.monotonic() - start)
 
 
-def fetch_remote(client: httpx.Client, feed: FeedConfig) -> FetchResult:
-    start = time.monotonic()
+def _failed(feed: FeedConfig, reason: str, start: float, http_status: int | None = None,
+            final_url: str | None = None, note: str | None = None) -> FetchResult:
+    return FetchResult(feed.name, feed.url, final_url or feed.url, "failed",
+                       http_status=http_status, error=reason, note=note,
+                       seconds=time.monotonic() - start)
+
+
+class _Session:
+    """What every fetch of one run shares: headers, limits, the deadline, the TLS context."""
+
+    def __init__(self, agent: str, timeout: float, max_bytes: int, deadline: float,
+                 tls: ssl.SSLContext | None) -> None:
+        self.headers = {"User-Agent": agent, "Accept": ACCEPT,
+                        "Accept-Encoding": "gzip, deflate"}
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.tls = tls
+        self._tls_lock = threading.Lock()
+
+    def _context(self) -> ssl.SSLContext:
+        with self._tls_lock:  # an http feed may redirect to https
+            if self.tls is None:
+                self.tls = _tls_context()
+            return self.tls
+
+    def fetch(self, feed: FeedConfig, validators: Validators | None) -> FetchResult:
+        start = time.monotonic()
+        headers = dict(self.headers)
+        if validators and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        with httpx.HTTPTransport(verify=self._context(), retries=0) as transport:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                limit = min(self.timeout, self.deadline - time.monotonic())
+                try:
+                    status, response_headers, body, final_url, moved = self._get(
+                        transport, feed.url, headers, time.monotonic() + limit)
+                except FetchFailed as exc:
+                    return _failed(feed, exc.reason, start, exc.http_status)
+                except httpx.TimeoutException:
+                    return _failed(feed, _timed_out(limit, self.timeout), start)
+                except httpx.HTTPError as exc:
+                    return _failed(feed, _describe(exc), start)
+                note = (f"moved permanently: update the URL in config.toml to {final_url}"
+                        if moved else None)
+                if status in RETRY_CODES and attempt < MAX_ATTEMPTS:
+                    wait_for = retry_after(response_headers.get("retry-after"))
+                    if wait_for is not None and time.monotonic() + wait_for < self.deadline:
+                        time.sleep(wait_for)
+                        continue
+                seconds = time.monotonic() - start
+                if status == 304:
+                    return FetchResult(feed.name, feed.url, final_url, "not_modified",
+                                       http_status=304, headers=response_headers,
+                                       seconds=seconds, note=note)
+                if not 200 <= status < 300:
+                    return _failed(feed, _http_error(status, response_headers), start, status,
+                                   final_url, note)
+                return FetchResult(feed.name, feed.url, final_url, "ok", http_status=status,
+                                   body=body, headers=response_headers, seconds=seconds,
+                                   note=note)
+        raise AssertionError("unreachable: the last attempt always returns")  # pragma: no cover
+
+    def _get(self, transport: httpx.HTTPTransport, url: str, headers: dict[str, str],
+             until: float) -> tuple[int, dict[str, str], bytes, str, bool]:
+        """GET with redirects followed by hand and the body streamed up to `max_bytes`, all
+        before `until`. Returns the status, the headers (lower-case names), the body, the
+        final URL and whether every hop was a permanent redirect."""
+        chain = [url]
+        permanent = True
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                raise httpx.ReadTimeout("time limit reached")
+            request = httpx.Request("GET", url, headers=headers, extensions={"timeout": {
+                "connect": left, "read": left, "write": left, "pool": left}})
+            response = transport.handle_request(request)
+            try:
+                status = response.status_code
+                response_headers = {k.lower(): v for k, v in response.headers.items()}
+                location = response_headers.get("location")
+                if status in REDIRECT_CODES and location:
+                    permanent = permanent and status in PERMANENT_CODES
+                    target = urljoin(url, location.strip())
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        raise FetchFailed(f"redirected to a non-http URL: {target}", status)
+                    if target in chain:
+                        raise FetchFailed("redirect loop: " + " → ".join([*chain, target]),
+                                          status)
+                    if len(chain) > MAX_REDIRECTS:
+                        raise FetchFailed(f"more than {MAX_REDIRECTS} redirects (last: "
+                                          f"{target})", status)
+                    chain.append(target)
+                    url = target
+                    continue
+                moved = permanent and len(chain) > 1
+                if not 200 <= status < 300:
+                    return status, response_headers, b"", url, moved
+                declared = response_headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self.max_bytes:
+                    raise FetchFailed(f"body of {_mb(int(declared))} is over the "
+                                      f"{_mb(self.max_bytes)} limit", status)
+                parts: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise FetchFailed(f"body over the {_mb(self.max_bytes)} limit "
+                                          "(stopped reading)", status)
+                    if time.monotonic() > until:
+                        raise httpx.ReadTimeout("time limit reached while reading")
+                    parts.append(chunk)
+                return status, response_headers, b"".join(parts), url, moved
+            finally:
+                response.close()
+
+
+def _timed_out(limit: float, timeout: float) -> str:
+    limited_by = "the overall fetch deadline" if limit < timeout else "the time limit"
+    return f"timed out after {limit:.3g} s ({limited_by})"
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
     try:
-        response = client.get(feed.url)
-    except httpx.TimeoutException:
-        return FetchResult(feed.name, feed.url, feed.url, "failed", error="timed out",
-                           seconds=time.monotonic() - start)
-    except httpx.HTTPError as exc:
-        return FetchResult(feed.name, feed.url, feed.url, "failed",
-                           error=f"{type(exc).__name__}: {exc}", seconds=time.monotonic() - start)
-    seconds = time.monotonic() - start
-    if response.status_code >= 400:
-        return FetchResult(feed.name, feed.url, str(response.url), "failed",
-                           http_status=response.status_code,
-                           error=f"HTTP {response.status_code}", seconds=seconds)
-    return FetchResult(feed.name, feed.url, str(response.url), "ok",
-                       http_status=response.status_code, body=response.content,
-                       headers=dict(response.headers), seconds=seconds)
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def fetch_all(config: Config) -> list[FetchResult]:
-    feeds = [f for f in config.feeds if f.enabled]
-    results: list[FetchResult] = []
-    with httpx.Client(timeout=config.fetch.timeout_seconds, follow_redirects=True,
-                      max_redirects=5, headers={"User-Agent": user_agent(config)}) as client:
-        for feed in feeds:
-            if feed.is_remote:
-                results.append(fetch_remote(client, feed))
-            else:
-                results.append(fetch_local(feed, Path(config.resolve(feed.url))))
-    return results
+def _http_error(status: int, headers: dict[str, str]) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    if status == 410:
+        return "HTTP 410 Gone: the publisher removed this feed; delete it from config.toml"
+    if status in RETRY_CODES:
+        wait_for = headers.get("retry-after")
+        return f"HTTP {status} {phrase}" + (f" (Retry-After {wait_for} is past the deadline)"
+                                             if wait_for else "")
+    return f"HTTP {status} {phrase}".rstrip()
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect: {exc}" if str(exc) else "cannot connect"
+    if isinstance(exc, httpx.DecodingError):
+        return f"cannot decode the body: {exc}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"

@@ -37,6 +37,22 @@ class Entry:
     image: str | None = None
     content_html: str = ""  # sanitised with nh3; never trusted further than that
     tags: tuple[str, ...] = ()
+    text: str = ""  # the start of the plain text (relevance matching)
+    dated: bool = True  # False: the feed gave no plausible date; `published` is first-seen
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["published"] = self.published.isoformat() if self.published else None
+        data["tags"] = list(self.tags)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if known.get("published"):
+            known["published"] = datetime.fromisoformat(known["published"])
+        known["tags"] = tuple(known.get("tags") or ())
+        return cls(**known)
 
 
 @dataclass(frozen=True)

@@ -5,22 +5,24 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import archive, curated, deliver
+from . import archive, curated, deliver, feedstate
 from .assemble import assemble
 from .check import CheckReport, check_rendered
-from .compose import build_message, public_version
+from .compose import public_version
 from .config import Config
 from .dedup import history_keys
-from .errors import CheckFailed, ParseError
+from .errors import CheckFailed, ParseError, PipelineError
 from .fetch import fetch_all
-from .models import Entry, FeedReport, Issue, RenderedIssue, Subscriber
-from .parse import parse_feed
+from .models import Entry, FeedReport, FetchResult, Issue, RenderedIssue, Subscriber
+from .parse import PARSER_VERSION, parse_document
 from .render import render_issue
+from .report import complete, delivery_counts, log_outcome, send_to_editor
+from .scheduler import mark_skipped, send_at, skipped_weeks_before, week_status
 from .store import open_db, transaction, utcnow
 from .tokens import signing_key
 from .weeks import week_id
@@ -57,30 +59,83 @@ def db(config: Config) -> sqlite3.Connection:
     return open_db(config.db_path)
 
 
-def fetch_and_parse(config: Config, timings: Timings) -> tuple[list[Entry], list[FeedReport]]:
-    with timings.measure("fetch"):
-        results = fetch_all(config)
-    entries: list[Entry] = []
-    reports: list[FeedReport] = []
-    with timings.measure("parse"):
-        for result in results:
-            if result.status == "failed":
-                reports.append(FeedReport(result.feed_name, result.url, "failed",
-                                          result.http_status, 0, 0, len(result.body),
-                                          round(result.seconds, 3), result.error, result.note))
-                continue
-            try:
-                parsed = parse_feed(result, config.issue.excerpt_words)
-            except ParseError as exc:
-                reports.append(FeedReport(result.feed_name, result.url, "failed",
-                                          result.http_status, 0, 0, len(result.body),
-                                          round(result.seconds, 3), exc.message, result.note))
-                continue
-            entries.extend(parsed)
-            reports.append(FeedReport(result.feed_name, result.url, "ok", result.http_status,
-                                      len(parsed), len(parsed), len(result.body),
-                                      round(result.seconds, 3), None, result.note))
-    return entries, reports
+def fetch_and_parse(config: Config, timings: Timings, now: datetime | None = None
+                    ) -> tuple[list[Entry], list[FeedReport]]:
+    """Fetch every feed (conditionally), parse what changed, reuse what did not (304), date
+    undated entries by when they were first seen, and report each feed's health. `now` is the
+    build's clock (`--now`): "future" dates and "first seen" are relative to it."""
+    now = now or datetime.now(UTC)
+    excerpt_words = config.issue.excerpt_words
+    conn = db(config)
+    try:
+        states = feedstate.load_states(conn)
+        with timings.measure("fetch"):
+            results = fetch_all(config, {
+                f.name: v for f in config.feeds
+                if (v := feedstate.validators(states.get(f.name), f.url, PARSER_VERSION,
+                                              excerpt_words))})
+        entries: list[Entry] = []
+        reports: list[FeedReport] = []
+        with timings.measure("parse"), transaction(conn):
+            for result in results:
+                entries_of, report = _feed_outcome(conn, config, result,
+                                                   states.get(result.feed_name), now)
+                entries.extend(entries_of)
+                reports.append(report)
+        return entries, reports
+    finally:
+        conn.close()
+
+
+def _feed_outcome(conn: sqlite3.Connection, config: Config, result: FetchResult,
+                  state: feedstate.FeedState | None, now: datetime
+                  ) -> tuple[list[Entry], FeedReport]:
+    """One feed's entries and report line; its state recorded (inside the caller's
+    transaction)."""
+    excerpt_words = config.issue.excerpt_words
+
+    def report(status: str, count: int = 0, new: int = 0, error: str | None = None,
+               note: str | None = None) -> FeedReport:
+        return FeedReport(result.feed_name, result.url, status, result.http_status, count, new,
+                          len(result.body), round(result.seconds, 3), error, note)
+
+    if result.status == "failed":
+        status = "gone" if result.http_status == 410 else "failed"
+        feedstate.record_fetch(conn, result.feed_name, result.url, result, status, 0, now, None)
+        return [], report(status, error=result.error, note=result.note)
+    entries_json = None
+    if result.status == "not_modified":
+        entries = feedstate.stored_entries(state, result.url, PARSER_VERSION, excerpt_words)
+        if entries is None:  # cannot happen unless the state changed under us
+            feedstate.record_fetch(conn, result.feed_name, result.url, result, "failed", 0,
+                                   now, None)
+            return [], report("failed", error="HTTP 304 but no stored entries to reuse",
+                              note=result.note)
+        new, note = 0, result.note
+    else:
+        try:
+            parsed = parse_document(result, excerpt_words, now)
+        except ParseError as exc:
+            feedstate.record_fetch(conn, result.feed_name, result.url, result, "failed", 0, now,
+                                   None)
+            return [], report("failed", error=exc.message, note=result.note)
+        entries, new = feedstate.date_by_first_seen(conn, result.feed_name, parsed.entries, now)
+        if parsed.skipped and not entries:
+            feedstate.record_fetch(conn, result.feed_name, result.url, result, "failed", 0, now,
+                                   None)
+            return [], report("failed", error=f"no usable item: {parsed.summary()}",
+                              note=result.note)
+        entries_json = feedstate.encode_entries(entries, PARSER_VERSION, excerpt_words)
+        note = "; ".join(n for n in (result.note, parsed.summary()) if n) or None
+    status = result.status
+    feedstate.record_fetch(conn, result.feed_name, result.url, result, status, new, now,
+                           entries_json)
+    stale = None if new else feedstate.stale_since(
+        state if state and state.url == result.url else None, now, config.fetch.stale_weeks)
+    if stale is not None:
+        status = "stale"
+        note = "; ".join(n for n in (f"no new item since {stale.date().isoformat()}", note) if n)
+    return entries, report(status, len(entries), new, note=note)
 
 
 def published_keys(conn: sqlite3.Connection, except_issue: str) -> set[str]:
@@ -90,19 +145,26 @@ def published_keys(conn: sqlite3.Connection, except_issue: str) -> set[str]:
 
 def issue_number(conn: sqlite3.Connection, config: Config, week: str) -> int:
     """The number this week's issue already has, else one more than any earlier issue."""
-    row = conn.execute("SELECT number FROM issues WHERE id = ?", (week,)).fetchone()
+    row = conn.execute("SELECT number FROM issues WHERE id = ? AND status != 'skipped'",
+                       (week,)).fetchone()
     if row:
         return row[0]
-    known = [i.number for i in archive.list_issues(config.archive_dir) if i.id != week]
-    row = conn.execute("SELECT max(number) FROM issues").fetchone()
+    # A skipped week gave its number back (store migration 2).
+    skipped = {r[0] for r in conn.execute("SELECT id FROM issues WHERE status = 'skipped'")}
+    known = [i.number for i in archive.list_issues(config.archive_dir)
+             if i.id != week and i.id not in skipped]
+    row = conn.execute("SELECT max(number) FROM issues WHERE status != 'skipped'").fetchone()
     return max([row[0] or 0, *known]) + 1
 
 
 def record_issue(conn: sqlite3.Connection, issue: Issue, entries: list[Entry]) -> None:
     guid_by_url = {e.url: e.guid for e in entries}
     with transaction(conn):
+        # A skipped week that is built again is a draft again, with the number it now has.
         conn.execute("INSERT INTO issues (id, number, built_at) VALUES (?, ?, ?)"
-                     " ON CONFLICT(id) DO UPDATE SET built_at = excluded.built_at",
+                     " ON CONFLICT(id) DO UPDATE SET built_at = excluded.built_at,"
+                     " number = excluded.number, status = CASE WHEN status = 'skipped'"
+                     " THEN 'built' ELSE status END",
                      (issue.id, issue.number, utcnow()))
         conn.execute("DELETE FROM published WHERE issue_id = ?", (issue.id,))
         for item in issue.items:
@@ -124,7 +186,7 @@ def build(config: Config, week: str | None, now: datetime) -> BuildResult:
         with timings.measure("curate"):
             excerpts = curated.load_excerpts(config.curated_dir, section_ids)
             intro = curated.load_intro(config.curated_dir, week)
-        entries, feeds = fetch_and_parse(config, timings)
+        entries, feeds = fetch_and_parse(config, timings, now)
         with timings.measure("assemble"):
             number = issue_number(conn, config, week)
             issue = assemble(config, week, number, now, excerpts, entries,
@@ -167,44 +229,107 @@ def load_rendered(config: Config, week: str) -> RenderedIssue:
     return render_issue(config, archive.read_issue(config.archive_dir, week))
 
 
-def send(config: Config, week: str, now: datetime, transport: deliver.Transport,
-         resend_failed: bool = False,
-         on_progress: Callable[[Any], None] | None = None) -> deliver.SendSummary:
+def _send_setup(config: Config, week: str, now: datetime, subject_prefix: str = ""):
+    """The checked issue prepared for composing: (Composer, key). CheckFailed when it fails."""
+    from .compose import make_composer
+    from .dkim import load_signer
+
     rendered = load_rendered(config, week)
     key = signing_key(config.state_dir)
     report = check_rendered(config, rendered, key)
     if not report.ok:
         raise CheckFailed(f"issue {week} fails its check: " + "; ".join(report.errors),
                           hint=f"run `digest check --week {week}` and fix the issue")
+    signer = load_signer(config.delivery.dkim)
+    return make_composer(config, rendered, key, now, subject_prefix, signer), key
+
+
+def retry_policy(config: Config) -> deliver.RetryPolicy:
+    return deliver.RetryPolicy(config.delivery.max_attempts,
+                               config.delivery.retry_backoff_seconds)
+
+
+def send(config: Config, week: str, now: datetime, transport: deliver.Transport,
+         resend_failed: bool = False,
+         on_progress: Callable[[Any], None] | None = None, *,
+         should_stop: Callable[[], bool] | None = None,
+         on_start: Callable[[int], None] | None = None) -> deliver.SendSummary:
+    """Deliver a built issue to every active subscriber through the ledger; resumable. With
+    several SMTP connections the workers are forked here, before the ledger is opened."""
+    from .store import connect
+    from .transports.pool import open_pool
+
+    composer, _ = _send_setup(config, week, now)
+    db(config).close()  # migrate before any worker opens the ledger
+    journals = config.state_dir / "journal"
+    pool = open_pool(transport, composer.compose, retry_policy(config),
+                     lambda: connect(config.db_path), journals, week, config.delivery.rate_limit)
+    try:
+        conn = db(config)
+        try:
+            summary = deliver.send_issue(conn, week, pool, resend_failed, on_progress,
+                                         on_start, should_stop=should_stop,
+                                         journal_dir=journals)
+            if summary.remaining == 0 and summary.failed == 0:
+                with transaction(conn):
+                    conn.execute("UPDATE issues SET status = 'sent', sent_at = ? WHERE id = ?"
+                                 " AND status != 'sent'", (utcnow(), week))
+            return summary
+        finally:
+            conn.close()
+    finally:
+        pool.close()
+
+
+def send_test_copy(config: Config, week: str, address: str, now: datetime,
+                   transport: deliver.Transport) -> deliver.Outcome:
+    """`digest send --to`: one copy, subject prefixed "[TEST] ", personalised as the
+    subscriber with that address would get it (or as a stranger). Never touches the ledger."""
+    from .subscribers import get, normalize_email
+
+    address = normalize_email(address)
+    composer, _ = _send_setup(config, week, now, subject_prefix="[TEST] ")
     conn = db(config)
     try:
-        def compose(subscriber: Subscriber):
-            return build_message(config, rendered, subscriber, key, now)
-
-        summary = deliver.send_issue(conn, week, transport, compose, resend_failed,
-                                     config.delivery.max_attempts, on_progress)
-        if summary.remaining == 0 and summary.failed == 0:
-            with transaction(conn):
-                conn.execute("UPDATE issues SET status = 'sent', sent_at = ? WHERE id = ?"
-                             " AND status != 'sent'", (utcnow(), week))
-        return summary
+        known = get(conn, address)
     finally:
         conn.close()
+    reader = known or Subscriber(id=0, email=address, name=None, status="active")
+    outcome = deliver.deliver_one(reader, lambda s: composer.compose(s, recipient=address),
+                                  transport, retry_policy(config))
+    if outcome.fatal:
+        raise deliver.DeliveryError(outcome.fatal, hint=outcome.hint)
+    return outcome
+
+
+def send_plan(config: Config, week: str, resend_failed: bool = False,
+              sample: int = 5) -> tuple[str, int, list[str]]:
+    """`digest send --dry-run`: (subject, how many would get it now, the first addresses)."""
+    rendered = load_rendered(config, week)
+    conn = db(config)
+    try:
+        count, first = deliver.plan(conn, week, resend_failed, sample)
+    finally:
+        conn.close()
+    return rendered.issue.subject, count, first
 
 
 def make_transport(config: Config) -> deliver.Transport:
+    """The configured transport (unconnected): the Maildir outbox or an SMTP relay."""
     if config.delivery.transport == "maildir":
         from .transports.maildir import MaildirTransport
 
         return MaildirTransport(config.state_dir / "outbox")
     from .transports.smtp import SmtpTransport  # noqa: PLC0415 - optional adapter
 
-    return SmtpTransport(config)
+    return SmtpTransport.from_config(config)
 
 
 def check_built(config: Config, week: str, links: bool = False) -> CheckReport:
+    """`digest check`: every pre-flight check of a built issue; `links` also requests each
+    outbound link (a failing one is a warning: the web is flaky, the issue is not wrong)."""
     rendered = load_rendered(config, week)
-    return check_rendered(config, rendered, signing_key(config.state_dir))
+    return check_rendered(config, rendered, signing_key(config.state_dir), links=links)
 
 
 def issue_statuses(config: Config) -> dict[str, str]:
@@ -238,44 +363,136 @@ class RunOutcome:
     ok: bool
     message: str = ""
     outbox: Path | None = None
+    status: str = "sent"  # sent | partial | draft | skipped | not_sent | dry_run
+    report: dict[str, Any] = field(default_factory=dict)  # as written to report.json
+    editor: str = ""  # what became of the editor's report email
 
 
-def run_job(config: Config, week: str, now: datetime, dry_run: bool = False) -> RunOutcome:
-    """The weekly job. Once delivery of a week has started its issue is frozen: a re-run
-    resumes the send of the archived issue instead of rebuilding it."""
+def archived_result(config: Config, week: str) -> BuildResult:
+    """The archived issue as a BuildResult (a frozen or approved week is not rebuilt)."""
+    rendered = load_rendered(config, week)
+    previous = archive.read_report(config.archive_dir, week) or {}
+    return BuildResult(rendered.issue, rendered, archive.issue_dir(config.archive_dir, week),
+                       [FeedReport(**f) for f in previous.get("feeds", [])],
+                       check_rendered(config, rendered, signing_key(config.state_dir)), {})
+
+
+def rollover_config(config: Config, conn: sqlite3.Connection, week: str) -> Config:
+    """After skipped weeks, look back far enough that their feed items roll over."""
+    skipped = skipped_weeks_before(conn, week)
+    if not skipped:
+        return config
+    lookback = config.issue.lookback_days + 7 * skipped
+    return replace(config, issue=replace(config.issue, lookback_days=lookback))
+
+
+def _skip(config: Config, week: str) -> None:
+    conn = db(config)
+    try:
+        mark_skipped(conn, week)
+    finally:
+        conn.close()
+
+
+def _gate(config: Config, week: str, now: datetime, result: BuildResult, fixed: bool,
+          dry_run: bool) -> tuple[str, str] | None:
+    """Why this run must not send: (status, message), or None to go ahead. Skips a thin week
+    and, in approval mode, an unapproved one (only a draft before its send time)."""
+    would = "dry run: would be " if dry_run else ""
+    if not result.check.ok:
+        return "not_sent", "not sent: the issue fails its check (see `digest check`)"
+    if fixed:
+        return None
+    new_items, minimum = len(result.issue.items), config.schedule.min_new_items
+    if new_items < minimum:
+        if not dry_run:
+            _skip(config, week)
+        return "skipped", (f"{would}skipped: {new_items} new item(s), fewer than [schedule]"
+                           f" min_new_items = {minimum}; they roll over to the next issue")
+    if config.schedule.mode == "approval":
+        due = send_at(config, week)
+        when = f"{due.astimezone(config.newsletter.tz):%A %Y-%m-%d %H:%M %Z}"
+        if now < due:
+            return "draft", (f"draft built, not sent: approve it with `digest approve {week}`"
+                             f" before its send time, {when}")
+        if not dry_run:
+            _skip(config, week)
+        return "skipped", (f"{would}skipped: not approved by its send time ({when}); its"
+                           " items roll over to the next issue")
+    return None
+
+
+def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
+            should_stop: Callable[[], bool] | None = None, notify: bool = True) -> RunOutcome:
+    """The weekly job: build, decide, send, report.
+
+    Once delivery of a week has started, or the editor approved it, its issue is frozen: a
+    re-run sends the archived issue instead of rebuilding it. A week with fewer than
+    [schedule] min_new_items new items is skipped and its items roll over; in approval mode an
+    unapproved issue is never sent. Every run except a dry one ends with report.json and an
+    email to the editor. `should_stop` (a signal) ends the send after the message in flight.
+    """
     conn = db(config)
     try:
         seed_subscribers(conn, config)
         frozen = delivery_started(conn, week)
+        fixed = frozen or week_status(conn, week) == "approved"
         active = conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'"
                               ).fetchone()[0]
+        build_config = rollover_config(config, conn, week)
     finally:
         conn.close()
-    if frozen:
-        rendered = load_rendered(config, week)
-        key = signing_key(config.state_dir)
-        previous = archive.read_report(config.archive_dir, week) or {}
-        result = BuildResult(rendered.issue, rendered,
-                             archive.issue_dir(config.archive_dir, week),
-                             [FeedReport(**f) for f in previous.get("feeds", [])],
-                             check_rendered(config, rendered, key), {})
+    result = archived_result(config, week) if fixed else build(build_config, week, now)
+    summary: deliver.SendSummary | None = None
+    timings: dict[str, float] = {}
+    gate = _gate(config, week, now, result, fixed, dry_run)
+    if gate is not None:
+        status, message = gate
+        ok = status != "not_sent"
+    elif dry_run:
+        status, ok = "dry_run", True
+        message = f"dry run: would send to {active} active subscriber(s)"
     else:
-        result = build(config, week, now)
-    if not result.check.ok:
-        return RunOutcome(result, None, False,
-                          "not sent: the issue fails its check (see `digest check`)")
-    if dry_run:
-        return RunOutcome(result, None, True,
-                          f"dry run: would send to {active} active subscriber(s)")
-    transport = make_transport(config)
-    try:
-        summary = send(config, week, now, transport)
-    finally:
-        transport.close()
-    delivery = {"sent": summary.sent, "failed": summary.failed, "bounced": summary.bounced,
-                "already_sent": summary.already_sent, "remaining": summary.remaining}
-    report = archive.read_report(config.archive_dir, week) or build_report(result)
-    report["delivery"] = delivery
-    archive.write_report(config.archive_dir, week, report)
+        transport = make_transport(config)
+        started = time.perf_counter()
+        try:
+            summary = send(config, week, now, transport, should_stop=should_stop)
+        except PipelineError as exc:
+            _finish(config, week, now, result, "not_sent", f"not sent: {exc.message}", None,
+                    {"send": round(time.perf_counter() - started, 4)}, notify)
+            raise
+        finally:
+            transport.close()
+        timings["send"] = round(time.perf_counter() - started, 4)
+        # Rows left (a stop signal) or failed: not done; the next run resumes without resending.
+        ok = summary.failed == 0 and summary.remaining == 0
+        status = "sent" if ok else "partial"
+        if status == "sent":  # the static archive (issues/index.html, feed.xml) lists it now
+            from . import site
+
+            site.write_site(config)
+        message = ""
+        if summary.remaining and should_stop is not None and should_stop():
+            message = (f"stopped by a signal with {summary.remaining} message(s) left;"
+                       " the next run resumes without resending")
+    report, editor = _finish(config, week, now, result, status, message, summary, timings,
+                             notify and not dry_run)
     outbox = config.state_dir / "outbox" if config.delivery.transport == "maildir" else None
-    return RunOutcome(result, summary, summary.failed == 0, outbox=outbox)
+    return RunOutcome(result, summary, ok, message, outbox if summary else None, status,
+                      report, editor)
+
+
+def _finish(config: Config, week: str, now: datetime, result: BuildResult, status: str,
+            message: str, summary: deliver.SendSummary | None, timings: dict[str, float],
+            notify: bool) -> tuple[dict[str, Any], str]:
+    """Write report.json and tell the editor."""
+    report = archive.read_report(config.archive_dir, week) or build_report(result)
+    complete(report, status=status, message=message, mode=config.schedule.mode,
+             new_items=len(result.issue.items), delivery=delivery_counts(summary),
+             timings=timings)
+    editor = send_to_editor(config, report, now) if notify else ""
+    if editor:
+        report["editor_report"] = editor
+    archive.write_report(config.archive_dir, week, report)
+    log_outcome(report)
+    return report, editor

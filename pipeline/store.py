@@ -81,6 +81,24 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (feed_name, guid)
     );
     """,
+    # 2: a skipped week gives its issue number back (scheduler: min_new_items, approval), so
+    # readers never see a gap; only issues that can still go out own a number.
+    """
+    CREATE TABLE issues_v2 (
+        id TEXT PRIMARY KEY,
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'built' CHECK (status IN
+            ('built', 'approved', 'sending', 'sent', 'skipped')),
+        built_at TEXT NOT NULL,
+        approved_at TEXT,
+        sent_at TEXT
+    );
+    INSERT INTO issues_v2 (id, number, status, built_at, approved_at, sent_at)
+        SELECT id, number, status, built_at, approved_at, sent_at FROM issues;
+    DROP TABLE issues;
+    ALTER TABLE issues_v2 RENAME TO issues;
+    CREATE UNIQUE INDEX issues_number ON issues(number) WHERE status != 'skipped';
+    """,
 ]
 
 

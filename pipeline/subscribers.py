@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -18,6 +20,7 @@ STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 # An import never brings these back: the reader or their server said no.
 STICKY = ("unsubscribed", "bounced", "complained")
 MAX_NAME = 200
+IMPORT_BATCH = 500  # rows per transaction: one commit per row makes a 22,000-row import slow
 
 
 def normalize_email(address: str) -> str:
@@ -26,7 +29,9 @@ def normalize_email(address: str) -> str:
     if "\r" in address or "\n" in address:
         raise UsageError("an email address cannot contain line breaks")
     try:
-        result = validate_email(address, check_deliverability=False)
+        # No SMTPUTF8: every relay must be able to take the address (IDN domains are fine,
+        # compose writes them in IDNA).
+        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise UsageError(f"{address!r} is not a valid email address: {exc}") from exc
     return result.normalized
@@ -56,31 +61,37 @@ def get_by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None
 def add(conn: sqlite3.Connection, email: str, name: str | None = None, status: str = "active",
         source: str = "operator", revive: bool = True) -> tuple[Subscriber, str]:
     """Insert or update one subscriber. Returns (subscriber, what happened): 'added',
-    'updated', 'unchanged' or 'kept <status>' when a sticky status was not overridden."""
+    'updated', 'unchanged' or 'kept <status>' when a sticky status (unsubscribed, bounced,
+    complained) was not overridden because `revive` is False."""
     email = normalize_email(email)
-    name = clean_name(name)
-    now = utcnow()
     with transaction(conn):
-        existing = get(conn, email)
-        if existing is None:
-            conn.execute(
-                "INSERT INTO subscribers (email, name, status, source, created_at, updated_at,"
-                " confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (email, name, status, source, now, now, now if status == "active" else None))
-            outcome = "added"
-        elif existing.status in STICKY and not revive:
-            outcome = f"kept {existing.status}"
-        elif existing.status == status and (name is None or name == existing.name):
-            outcome = "unchanged"
-        else:
-            conn.execute(
-                "UPDATE subscribers SET status = ?, name = COALESCE(?, name), updated_at = ?,"
-                " confirmed_at = CASE WHEN ? = 'active' THEN ? ELSE confirmed_at END"
-                " WHERE id = ?", (status, name, now, status, now, existing.id))
-            outcome = "updated"
+        outcome = _upsert(conn, email, clean_name(name), status, source, revive, utcnow())
     subscriber = get(conn, email)
     assert subscriber is not None
     return subscriber, outcome
+
+
+def _upsert(conn: sqlite3.Connection, email: str, name: str | None, status: str, source: str,
+            revive: bool, now: str) -> str:
+    """`add` inside the caller's transaction; `email` already normalised."""
+    if status not in STATUSES:
+        raise ValueError(status)
+    existing = get(conn, email)
+    if existing is None:
+        conn.execute(
+            "INSERT INTO subscribers (email, name, status, source, created_at, updated_at,"
+            " confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (email, name, status, source, now, now, now if status == "active" else None))
+        return "added"
+    if existing.status in STICKY and not revive:
+        return f"kept {existing.status}"
+    if existing.status == status and (name is None or name == existing.name):
+        return "unchanged"
+    conn.execute(
+        "UPDATE subscribers SET status = ?, name = COALESCE(?, name), updated_at = ?,"
+        " confirmed_at = CASE WHEN ? = 'active' THEN ? ELSE confirmed_at END"
+        " WHERE id = ?", (status, name, now, status, now, existing.id))
+    return "updated"
 
 
 def set_status(conn: sqlite3.Connection, subscriber_id: int, status: str) -> bool:
@@ -113,6 +124,16 @@ def list_subscribers(conn: sqlite3.Connection, status: str | None = None) -> lis
     return [_row(r) for r in rows]
 
 
+def iter_rows(conn: sqlite3.Connection, status: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every subscriber as a dict with its timestamps, streamed (the list can be large)."""
+    query = ("SELECT id, email, name, status, source, created_at, updated_at, confirmed_at,"
+             " unsubscribed_at FROM subscribers")
+    cursor = (conn.execute(query + " WHERE status = ? ORDER BY id", (status,)) if status
+              else conn.execute(query + " ORDER BY id"))
+    for row in cursor:
+        yield dict(row)
+
+
 def count_active(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
 
@@ -128,6 +149,16 @@ class ImportReport:
     @property
     def accepted(self) -> int:
         return self.added + self.updated + self.unchanged
+
+
+def _rows(reader: csv.DictReader, rejected: list[tuple[int, str]]) -> Iterator[dict]:
+    """The reader's rows; a malformed line (e.g. a NUL byte) is rejected and ends the file,
+    since the csv module cannot resynchronise after it."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        rejected.append((reader.line_num, f"unreadable CSV ({exc}); the rest of the file was "
+                                          "not read"))
 
 
 def import_csv(conn: sqlite3.Connection, path: Path) -> ImportReport:
@@ -151,29 +182,39 @@ def import_csv(conn: sqlite3.Connection, path: Path) -> ImportReport:
     kept: list[tuple[int, str, str]] = []
     rejected: list[tuple[int, str]] = []
     seen: set[str] = set()
-    for row in reader:
-        line = reader.line_num
-        raw = (row.get("email") or "").strip()
-        if not raw:
-            rejected.append((line, "empty email"))
-            continue
-        try:
-            email = normalize_email(raw)
-        except UsageError as exc:
-            rejected.append((line, exc.message))
-            continue
-        if email.lower() in seen:
-            rejected.append((line, f"{email}: duplicate of an earlier row"))
-            continue
-        seen.add(email.lower())
-        _, outcome = add(conn, email, row.get("name"), status="active", source="import",
-                         revive=False)
-        if outcome == "added":
-            added += 1
-        elif outcome == "updated":
-            updated += 1
-        elif outcome == "unchanged":
-            unchanged += 1
-        else:
-            kept.append((line, email, outcome.removeprefix("kept ")))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for index, row in enumerate(_rows(reader, rejected)):
+            if index and index % IMPORT_BATCH == 0:
+                conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+            line = reader.line_num
+            raw = (row.get("email") or "").strip()
+            if not raw:
+                rejected.append((line, "empty email"))
+                continue
+            try:
+                email = normalize_email(raw)
+            except UsageError as exc:
+                rejected.append((line, exc.message))
+                continue
+            if email.lower() in seen:
+                rejected.append((line, f"{email}: duplicate of an earlier row"))
+                continue
+            seen.add(email.lower())
+            name = row.get("name")
+            outcome = _upsert(conn, email, clean_name(name if isinstance(name, str) else None),
+                              "active", "import", False, utcnow())
+            if outcome == "added":
+                added += 1
+            elif outcome == "updated":
+                updated += 1
+            elif outcome == "unchanged":
+                unchanged += 1
+            else:
+                kept.append((line, email, outcome.removeprefix("kept ")))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     return ImportReport(added, updated, unchanged, kept, rejected)

@@ -70,7 +70,24 @@ def verify(key: bytes, purpose: str, token: str,
     expected = hmac.new(key, payload.encode("utf-8"), hashlib.sha256).digest()[:20]
     if not hmac.compare_digest(mac, expected):
         return None
-    if expiry and int(expiry) < (time.time() if now is None else now):
+    try:
+        expired = bool(expiry) and int(expiry) < (time.time() if now is None else now)
+    except ValueError:
+        return None
+    if expired:
         return None
     return subject, issue
+
+
+def sign_expiring(key: bytes, purpose: str, subject: str, issue: str, seconds: float,
+                  now: float | None = None) -> str:
+    """A token that `verify` refuses `seconds` from now (signup confirmations, CSRF)."""
+    return sign(key, purpose, subject, issue,
+                expires=int((time.time() if now is None else now) + seconds))
+
+
+def binding(value: str) -> str:
+    """A short keyless digest of `value` to bind a token to it without putting it in a URL
+    (a confirmation link names the address's hash, not the address)."""
+    return hashlib.sha256(value.strip().lower().encode("utf-8")).hexdigest()[:16]
 

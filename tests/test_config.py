@@ -95,3 +95,17 @@ def test_cli_exits_2_naming_file_and_key(tmp_path):
     missing = run_digest("--config", tmp_path / "nope.toml", "build")
     assert missing.returncode == 2
     assert "no such configuration file" in missing.stderr
+
+
+def test_default_paths_follow_the_config_folder_not_the_cwd(tmp_path, monkeypatch):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "config.toml").write_text(
+        '[newsletter]\nname = "N"\nfrom = "n@example.com"\nbase_url = "https://n.example"\n'
+        'postal_address = "P"\n\n[[sections]]\nid = "a"\ntitle = "A"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(folder / "config.toml")
+    assert config.state_dir == folder / "var"
+    assert config.archive_dir == folder / "issues"
+    assert config.curated_dir == folder / "curated"
+    assert config.templates.dir == folder / "templates"

@@ -83,6 +83,22 @@ def main(ctx: click.Context, config_path: Path, verbose: int, quiet: bool, log_j
 
 pass_app = click.make_pass_decorator(AppContext)
 
+
+def writes_state(command):
+    """Hold the state lock (pipeline/lock.py) for the whole command; place it under @pass_app.
+    A second state-writing invocation exits 75 naming the process that holds the lock."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(app: AppContext, *args, **kwargs):
+        from ..lock import command_line, state_lock
+
+        with state_lock(app.config, command_line()):
+            return command(app, *args, **kwargs)
+
+    return wrapper
+
+
 week_option = click.option("--week", metavar="YYYY-Www",
                            help="ISO week, e.g. 2026-W48 (default: this week in the "
                                 "newsletter's time zone).")

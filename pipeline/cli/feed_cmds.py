@@ -1,21 +1,44 @@
-"""Feeds and the editor's excerpts: fetch, curate list."""
+"""Feeds and the editor's excerpts: fetch, curate add, curate list."""
 
 from __future__ import annotations
 
+import click
+
 from .. import curated
+from ..models import FeedReport
 from ..run import Timings, fetch_and_parse
-from . import AppContext, echo, main, pass_app
+from ..weeks import parse_now
+from . import AppContext, echo, main, now_option, pass_app, writes_state
 
 
 @main.command()
+@now_option
 @pass_app
-def fetch(app: AppContext) -> None:
-    """Fetch every feed and print a table of their health."""
-    _, reports = fetch_and_parse(app.config, Timings())
-    echo(f"{'feed':<32} {'status':<12} {'http':>4} {'entries':>7} {'bytes':>9} {'secs':>6}  error")
+@writes_state
+def fetch(app: AppContext, now: str | None) -> None:
+    """Fetch every feed and print a table of their health.
+
+    Conditional: a feed unchanged since the last fetch answers 304 and its stored entries are
+    reused. Status is ok, not_modified, stale (no new item for [fetch] stale_weeks), failed or
+    gone (HTTP 410)."""
+    _, reports = fetch_and_parse(app.config, Timings(), parse_now(now))
+    echo(feed_table(reports))
+
+
+def feed_table(reports: list[FeedReport]) -> str:
+    """The per-feed health table (also what `digest run -v` may print)."""
+    width = max([4, *(len(r.name) for r in reports)])
+    width = min(width, 40)
+    lines = [f"{'feed':<{width}}  {'status':<12} {'http':>4} {'entries':>7} {'new':>5} "
+             f"{'bytes':>9} {'secs':>6}  error / note"]
     for r in reports:
-        echo(f"{r.name[:32]:<32} {r.status:<12} {r.http_status or '':>4} {r.entries:>7} "
-             f"{r.bytes:>9} {r.seconds:>6.2f}  {r.error or ''}")
+        detail = "; ".join(d for d in (r.error, r.note) if d)
+        lines.append(f"{r.name[:width]:<{width}}  {r.status:<12} {r.http_status or '':>4} "
+                     f"{r.entries:>7} {r.new:>5} {r.bytes:>9} {r.seconds:>6.2f}  {detail}")
+    failed = [r for r in reports if r.status in ("failed", "gone")]
+    lines.append(f"{len(reports)} feed(s): {len(reports) - len(failed)} ok, "
+                 f"{len(failed)} failed; {sum(r.new for r in reports)} new item(s)")
+    return "\n".join(lines)
 
 
 @main.group()
@@ -33,3 +56,25 @@ def curate_list(app: AppContext) -> None:
         echo(f"No excerpts in {config.curated_dir}.")
     for e in excerpts:
         echo(f"{e.added.date()}  {e.section:<12} {e.title}  ({e.source})  {e.path.name}")
+
+
+@curate.command("add")
+@click.argument("url")
+@click.option("--title", help="The article's title (without it the page is fetched and its "
+              "meta tags are read).")
+@click.option("--quote", help="The passage to quote (default: the page's description).")
+@click.option("--note", help="Your one-line comment, shown under the excerpt.")
+@click.option("--section", help="Section id (default: guessed from the section keywords).")
+@now_option
+@pass_app
+@writes_state
+def curate_add(app: AppContext, url: str, title: str | None, quote: str | None,
+               note: str | None, section: str | None, now: str | None) -> None:
+    """Add an excerpt file for URL to the curated folder."""
+    from ..curate_add import add_excerpt
+
+    path = add_excerpt(app.config, url, title=title, quote=quote, note=note, section=section,
+                       now=parse_now(now))
+    excerpt = curated.parse_excerpt(path, {s.id for s in app.config.sections})
+    echo(f"Added {path}")
+    echo(f"  {excerpt.title} ({excerpt.source}) → {excerpt.section}")

@@ -10,7 +10,7 @@ from .. import archive
 from ..run import build as build_issue
 from ..run import check_built
 from ..weeks import parse_now, parse_week, week_id
-from . import AppContext, echo, main, now_option, pass_app, week_option
+from . import AppContext, echo, main, now_option, pass_app, week_option, writes_state
 
 
 def resolve_week(app: AppContext, week: str | None, now: str | None = None) -> str:
@@ -42,6 +42,7 @@ def print_build_summary(app: AppContext, result) -> None:
 @week_option
 @now_option
 @pass_app
+@writes_state
 def build(app: AppContext, week: str | None, now: str | None) -> None:
     """Assemble and render the issue into issues/<week>/; send nothing."""
     moment = parse_now(now)
@@ -52,21 +53,64 @@ def build(app: AppContext, week: str | None, now: str | None) -> None:
 
 @main.command()
 @week_option
-@click.option("--links", is_flag=True, help="Also request every link and report those that fail.")
+@click.option("--links", is_flag=True,
+              help="Also request every outbound link; one that fails or times out is a warning.")
 @pass_app
 def check(app: AppContext, week: str | None, links: bool) -> None:
-    """Pre-flight checks of a built issue; exit 1 on any error."""
+    """Pre-flight checks of a built issue; exit 1 on any error.
+
+    Errors: missing unsubscribe link, relative or non-http(s) link, image without alt text,
+    leftover placeholder (TK, TODO, {{, %%), empty section, empty or over-long subject or
+    preheader, encoded message over 95 KB, an item of the HTML missing from the text part.
+    """
     week = resolve_week(app, week)
     report = check_built(app.config, week, links=links)
     for warning in report.warnings:
         echo(f"warning: {warning}")
     for error in report.errors:
         echo(f"error: {error}")
+    size = report.facts.get("encoded_bytes", 0)
     if report.ok:
-        echo(f"{week}: check passed ({len(report.warnings)} warning(s))")
+        echo(f"{week}: check passed ({len(report.warnings)} warning(s); "
+             f"{size:,} bytes encoded)")
     else:
         echo(f"{week}: check failed with {len(report.errors)} error(s)")
         raise SystemExit(1)
+
+
+@main.command()
+@week_option
+@click.option("--serve", is_flag=True, help="Serve the preview on 127.0.0.1 until Ctrl-C.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port for --serve (0 picks a free one).")
+@click.option("--png", is_flag=True,
+              help="Also save screenshots at 375 and 600 px (headless Chromium).")
+@pass_app
+def preview(app: AppContext, week: str | None, serve: bool, port: int, png: bool) -> None:
+    """Write issues/<week>/preview.html (the email at 600 and 375 px, and its text part)."""
+    from ..preview import preview_server, screenshots, write_preview
+
+    week = resolve_week(app, week)
+    path = write_preview(app.config, week)
+    echo(f"Preview: {path}")
+    if png:
+        for shot in screenshots(app.config, week):
+            layout = (f"overflows: {shot.scroll_width}px wide" if shot.overflows
+                      else "no horizontal scrolling")
+            echo(f"  {shot.width}px {shot.scheme}: {shot.path} ({layout}; lowest text "
+                 f"contrast {shot.min_contrast}:1)")
+            for src in shot.images_outside:
+                echo(f"    image outside the viewport: {src}")
+    if serve:
+        server = preview_server(path.parent, "127.0.0.1", port)
+        host, bound = server.server_address[:2]
+        echo(f"Serving at http://{host}:{bound}/preview.html (Ctrl-C to stop)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
 
 
 @main.group()

@@ -1,12 +1,14 @@
-"""The weekly job: run."""
+"""The weekly job and its unattended operation: run, schedule, approve."""
 
 from __future__ import annotations
 
 import click
 
-from ..run import run_job
-from ..weeks import parse_now
-from . import AppContext, echo, main, now_option, pass_app, week_option
+from ..run import check_built, run_job
+from ..scheduler import ScheduleLoop, send_at, stop_on_signals
+from ..scheduler import approve as approve_week
+from ..weeks import parse_now, parse_week
+from . import AppContext, echo, main, now_option, pass_app, week_option, writes_state
 from .issue_cmds import print_build_summary, resolve_week
 
 
@@ -15,11 +17,13 @@ from .issue_cmds import print_build_summary, resolve_week
 @now_option
 @click.option("--dry-run", is_flag=True, help="Build and check, then show who would get it.")
 @pass_app
+@writes_state
 def run(app: AppContext, week: str | None, now: str | None, dry_run: bool) -> None:
     """The weekly job: fetch, build, check, send, archive. Safe to repeat."""
     moment = parse_now(now)
     week = resolve_week(app, week, now)
-    outcome = run_job(app.config, week, moment, dry_run=dry_run)
+    with stop_on_signals() as stop:
+        outcome = run_job(app.config, week, moment, dry_run=dry_run, should_stop=stop.is_set)
     print_build_summary(app, outcome.build)
     if outcome.send is None:
         echo(f"  delivery: {outcome.message}")
@@ -28,7 +32,42 @@ def run(app: AppContext, week: str | None, now: str | None, dry_run: bool) -> No
         echo(f"  delivered: {s.sent} new message(s) to subscribers"
              f" ({s.already_sent} already sent earlier, {s.failed} failed,"
              f" {s.bounced} bounced, {s.remaining} remaining)")
+        if outcome.message:
+            echo(f"  {outcome.message}")
         if outcome.outbox:
             echo(f"  outbox: {outcome.outbox}")
+    if outcome.editor:
+        echo(f"  editor's report: {outcome.editor}")
     if not outcome.ok:
         raise SystemExit(1)
+
+
+@main.command()
+@pass_app
+def schedule(app: AppContext) -> None:
+    """Stay in the foreground and run the weekly job when it is due ([schedule] in config).
+
+    A job missed while it was down runs at once (run_missed_on_start). SIGTERM or SIGINT
+    finish the message in flight and exit 0. The state lock is held only while a job runs.
+    """
+    config = app.config
+    s = config.schedule
+    echo(f"digest schedule: {s.mode} mode, {s.weekday} {s.time} {config.newsletter.timezone};"
+         " Ctrl-C or SIGTERM stops it", err=True)
+    with stop_on_signals() as stop:
+        jobs = ScheduleLoop(config, stop).run_forever()
+    echo(f"digest schedule stopped after {jobs} job(s)", err=True)
+
+
+@main.command()
+@click.argument("week")
+@pass_app
+@writes_state
+def approve(app: AppContext, week: str) -> None:
+    """Approve the built draft of WEEK (e.g. 2026-W48) for sending (approval mode)."""
+    parse_week(week)
+    config = app.config
+    outcome = approve_week(config, week, check_built(config, week).ok)
+    due = send_at(config, week).astimezone(config.newsletter.tz)
+    echo(f"{week}: {outcome}; it goes out at its send time, {due:%A %Y-%m-%d %H:%M %Z}"
+         f" (or now with `digest run --week {week}`)")

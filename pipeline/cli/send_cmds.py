@@ -11,20 +11,62 @@ from .. import subscribers as subs
 from ..run import db, make_transport
 from ..run import send as send_issue
 from ..weeks import parse_now
-from . import AppContext, echo, main, pass_app, week_option
+from . import AppContext, echo, main, pass_app, week_option, writes_state
 from .issue_cmds import resolve_week
 
 
 @main.command()
 @week_option
-@click.option("--resend-failed", is_flag=True, help="Retry messages that failed earlier.")
+@click.option("--to", "to_address", metavar="EMAIL",
+              help="Send one test copy to EMAIL only (subject prefixed \"[TEST] \"); the "
+                   "ledger is not touched.")
+@click.option("--dry-run", is_flag=True,
+              help="Show who would get the issue (count and first addresses); send nothing.")
+@click.option("--resend-failed", is_flag=True,
+              help="Also retry messages that failed earlier (bounced addresses never are).")
 @pass_app
-def send(app: AppContext, week: str | None, resend_failed: bool) -> None:
-    """Deliver a built issue to every active subscriber; resumes where it stopped."""
+@writes_state
+def send(app: AppContext, week: str | None, to_address: str | None, dry_run: bool,
+         resend_failed: bool) -> None:
+    """Deliver a built issue to every active subscriber; resumes where it stopped.
+
+    Every message is recorded in the ledger (var/digest.sqlite3): after a crash or Ctrl-C,
+    run it again and it sends only what is left. Exits 1 when messages failed or the server
+    could not be reached.
+    """
+    from ..progress import SendProgress
+    from ..run import send_plan, send_test_copy
+    from ..scheduler import stop_on_signals
+
     week = resolve_week(app, week)
+    if dry_run:
+        subject, count, first = send_plan(app.config, week, resend_failed)
+        echo(f"{week}: would send \"{subject}\" to {count} subscriber(s)"
+             + (":" if first else ""))
+        for address in first:
+            echo(f"  {address}")
+        if count > len(first):
+            echo(f"  … and {count - len(first)} more")
+        return
     transport = make_transport(app.config)
     try:
-        summary = send_issue(app.config, week, parse_now(None), transport, resend_failed)
+        if to_address:
+            outcome = send_test_copy(app.config, week, to_address, parse_now(None), transport)
+            result = outcome.result
+            if not result.ok:
+                echo(f"{week}: test copy to {result.recipient} not sent: {result.detail}",
+                     err=True)
+                raise SystemExit(1)
+            echo(f"{week}: test copy sent to {result.recipient} ({outcome.message_id})")
+            return
+        progress = SendProgress(f"sending {week}")
+        try:
+            with stop_on_signals() as stop:
+                summary = send_issue(app.config, week, parse_now(None), transport,
+                                     resend_failed, on_progress=progress,
+                                     on_start=progress.start, should_stop=stop.is_set)
+        finally:
+            progress.stop()
     finally:
         transport.close()
     echo(f"{week}: {summary.sent} sent, {summary.failed} failed, {summary.bounced} bounced, "
@@ -41,6 +83,7 @@ def subscribers() -> None:
 @subscribers.command("import")
 @click.argument("csv_file", type=click.Path(path_type=Path))
 @pass_app
+@writes_state
 def subscribers_import(app: AppContext, csv_file: Path) -> None:
     """Import FILE.csv (header row with `email`, optionally `name`)."""
     conn = db(app.config)
@@ -60,12 +103,20 @@ def subscribers_import(app: AppContext, csv_file: Path) -> None:
 @subscribers.command("add")
 @click.argument("email")
 @click.option("--name", help="The subscriber's name (used in the greeting).")
+@click.option("--force", is_flag=True,
+              help="Re-activate an address that unsubscribed, bounced or complained (only "
+                   "with the reader's consent).")
 @pass_app
-def subscribers_add(app: AppContext, email: str, name: str | None) -> None:
-    """Add one active subscriber."""
+@writes_state
+def subscribers_add(app: AppContext, email: str, name: str | None, force: bool) -> None:
+    """Add one active subscriber.
+
+    An address that unsubscribed, bounced or complained stays as it is unless --force is
+    given: the reader said no, and mailing them again hurts the sender's reputation.
+    """
     conn = db(app.config)
     try:
-        subscriber, outcome = subs.add(conn, email, name)
+        subscriber, outcome = subs.add(conn, email, name, revive=force)
     finally:
         conn.close()
     echo(f"{subscriber.email}: {outcome} ({subscriber.status})")
@@ -74,6 +125,7 @@ def subscribers_add(app: AppContext, email: str, name: str | None) -> None:
 @subscribers.command("remove")
 @click.argument("email")
 @pass_app
+@writes_state
 def subscribers_remove(app: AppContext, email: str) -> None:
     """Unsubscribe one address (kept on file so no import brings it back)."""
     conn = db(app.config)
@@ -89,16 +141,15 @@ def subscribers_remove(app: AppContext, email: str) -> None:
 @click.option("--status", type=click.Choice(subs.STATUSES), help="Only this status.")
 @pass_app
 def subscribers_list(app: AppContext, as_json: bool, status: str | None) -> None:
-    """List subscribers."""
+    """List subscribers (with --json: every field and timestamp, for scripts)."""
     conn = db(app.config)
     try:
+        if as_json:
+            echo(json.dumps(list(subs.iter_rows(conn, status)), ensure_ascii=False, indent=2))
+            return
         rows = subs.list_subscribers(conn, status)
     finally:
         conn.close()
-    if as_json:
-        echo(json.dumps([{"email": s.email, "name": s.name, "status": s.status} for s in rows],
-                        ensure_ascii=False, indent=2))
-        return
     for s in rows:
         echo(f"{s.email:<40} {s.status:<13} {s.name or ''}")
     echo(f"{len(rows)} subscriber(s)")

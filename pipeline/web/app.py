@@ -1,0 +1,98 @@
+"""The Starlette application and `serve` (uvicorn).
+
+Routes (under newsletter.base_url):
+  /subscribe (GET form, POST)  /confirm/{token}     double opt-in
+  /u/{token} (GET page, POST)  /resubscribe (POST)  RFC 8058 one-click unsubscribe
+  /issues/  /issues/feed.xml  /issues/{week}/        the public archive
+  /healthz                                           for the reverse proxy's checks
+No route redirects to a URL taken from the request, so there is no open redirect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..config import Config
+from ..render import environment
+from ..store import open_db
+from ..tokens import signing_key
+from . import signup, views
+from .pages import message
+from .ratelimit import RateLimiter
+from .security import SecurityHeaders
+
+log = logging.getLogger(__name__)
+
+TITLES = {400: "Bad request", 404: "Page not found", 405: "Method not allowed",
+          413: "Request too large", 429: "Too many requests"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if exc.detail != TITLES.get(exc.status_code) else ""
+    title = TITLES.get(exc.status_code, "Error")
+    paragraphs = [str(detail)] if detail and exc.status_code == 400 else []
+    return message(request, title, *paragraphs, "Nothing was changed.", status=exc.status_code,
+                   headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("error serving %s", request.url.path, exc_info=exc)
+    return message(request, "Something went wrong", "Nothing was changed. Please try again later.",
+                   status=500)
+
+
+async def _healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def _to_archive(request: Request) -> Response:
+    return RedirectResponse("/issues/", status_code=308)  # a fixed, relative target
+
+
+def create_app(config: Config) -> Starlette:
+    """The web application for one newsletter (signing key and limits taken from `config`)."""
+    routes = [
+        Route("/", signup.subscribe_form, methods=["GET"]),
+        Route("/subscribe", signup.subscribe_form, methods=["GET"]),
+        Route("/subscribe", signup.subscribe, methods=["POST"]),
+        Route("/confirm/{token}", signup.confirm, methods=["GET"]),
+        Route("/u/{token}", views.unsubscribe_page, methods=["GET"]),
+        Route("/u/{token}", views.unsubscribe_post, methods=["POST"]),
+        Route("/resubscribe", views.resubscribe, methods=["POST"]),
+        Route("/unsubscribe", views.unsubscribe_help, methods=["GET"]),
+        Route("/issues", _to_archive, methods=["GET"]),
+        Route("/issues/", views.archive_index, methods=["GET"]),
+        Route("/issues/feed.xml", views.archive_feed, methods=["GET"]),
+        Route("/issues/{week}/", views.archive_issue, methods=["GET"]),
+        Route("/healthz", _healthz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
+                    exception_handlers={HTTPException: _http_error, Exception: _server_error})
+    # Trailing-slash redirects would echo the request's Host header into Location.
+    app.router.redirect_slashes = False
+    web = config.web
+    # Migrate now, once: requests arriving together must not race to create the schema.
+    open_db(config.db_path).close()
+    app.state.config = config
+    app.state.key = signing_key(config.state_dir)
+    app.state.env = environment(config)
+    app.state.limiter = RateLimiter(web.signup_limit, web.signup_window_seconds)
+    app.state.mail_limiter = RateLimiter(3, web.signup_window_seconds)
+    return app
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    """Run the application on uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,
+                forwarded_allow_ips=config.web.forwarded_allow_ips, server_header=False,
+                log_level="info")

@@ -1,0 +1,50 @@
+"""End to end: a delivered message's own List-Unsubscribe URL, POSTed as Gmail's one-click
+button does, unsubscribes its reader, and the next `digest send` skips that address."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from .conftest import PINNED_NOW, PINNED_WEEK
+from .test_web_support import add_subscriber, subscriber, web
+
+NEXT_WEEK, NEXT_NOW = "2026-W49", "2026-12-03T08:00:00+00:00"
+
+
+def _message_to(news, week: str, address: str):
+    found = [m for m in news.outbox_messages()
+             if m["X-Digest-Issue"] == week and address in m["To"]]
+    return found[0] if found else None
+
+
+def test_one_click_from_the_delivered_header_and_the_next_send_skips(tmp_path, cli):
+    with web(tmp_path / "news") as server:
+        news = server.news
+        add_subscriber(news, "ada@example.com", "Ada Lovelace")
+        add_subscriber(news, "grace@example.com", "Grace Hopper")
+        config = str(news.config_path)
+        assert cli("--config", config, "build", "--week", PINNED_WEEK, "--now",
+                   PINNED_NOW).exit_code == 0
+        assert cli("--config", config, "send", "--week", PINNED_WEEK).exit_code == 0
+
+        message = _message_to(news, PINNED_WEEK, "ada@example.com")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        urls = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
+        http_url = next(u for u in urls if u.startswith("http"))
+        assert http_url.startswith(server.base + "/u/")  # base_url is this server
+        # What a mailbox provider does (RFC 8058 §3.2): POST, no cookies, no redirects.
+        response = httpx.post(http_url, data={"List-Unsubscribe": "One-Click"},
+                              follow_redirects=False)
+        assert response.status_code == 200
+        assert subscriber(news, "ada@example.com").status == "unsubscribed"
+        assert subscriber(news, "grace@example.com").status == "active"
+
+        assert cli("--config", config, "build", "--week", NEXT_WEEK, "--now",
+                   NEXT_NOW).exit_code == 0
+        sent = cli("--config", config, "send", "--week", NEXT_WEEK)
+        assert sent.exit_code == 0, sent.output
+        assert "1 sent" in sent.output
+        assert _message_to(news, NEXT_WEEK, "grace@example.com") is not None
+        assert _message_to(news, NEXT_WEEK, "ada@example.com") is None
