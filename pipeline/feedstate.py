@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from .fetch import Validators
 from .models import Entry, FetchResult
+from .parse import PARSER_VERSION
 
 
 @dataclass(frozen=True)
@@ -31,32 +32,32 @@ def load_states(conn: sqlite3.Connection) -> dict[str, FeedState]:
             for row in rows}
 
 
-def _signature(parser_version: int, excerpt_words: int) -> str:
-    # The stored entries are only as good as the parser and settings that made them.
-    return f'{{"signature": "p{parser_version}-w{excerpt_words}", "entries": '
+def _signature(excerpt_words: int) -> str:
+    # Stored entries are only as good as the parser and the settings that made them; the
+    # signature leads the JSON so checking it needs no decoding.
+    return f'{{"signature": "p{PARSER_VERSION}-w{excerpt_words}", "entries": '
 
 
-def encode_entries(entries: list[Entry], parser_version: int, excerpt_words: int) -> str:
-    return (_signature(parser_version, excerpt_words)
+def encode_entries(entries: list[Entry], excerpt_words: int) -> str:
+    return (_signature(excerpt_words)
             + json.dumps([e.to_json() for e in entries], ensure_ascii=False) + "}")
 
 
-def stored_entries(state: FeedState | None, url: str, parser_version: int,
-                   excerpt_words: int) -> list[Entry] | None:
+def _usable(state: FeedState | None, url: str, excerpt_words: int) -> bool:
+    return (state is not None and state.url == url
+            and (state.entries_json or "").startswith(_signature(excerpt_words)))
+
+
+def stored_entries(state: FeedState | None, url: str, excerpt_words: int) -> list[Entry] | None:
     """The entries kept from the last full fetch of `url`, if they are still usable."""
-    if state is None or state.url != url or not state.entries_json:
-        return None
-    if not state.entries_json.startswith(_signature(parser_version, excerpt_words)):
+    if not _usable(state, url, excerpt_words):
         return None
     return [Entry.from_json(e) for e in json.loads(state.entries_json)["entries"]]
 
 
-def validators(state: FeedState | None, url: str, parser_version: int,
-               excerpt_words: int) -> Validators | None:
+def validators(state: FeedState | None, url: str, excerpt_words: int) -> Validators | None:
     """ETag/Last-Modified to send, only when a 304 could be answered from stored entries."""
-    if state is None or state.url != url or not (state.etag or state.last_modified):
-        return None
-    if not (state.entries_json or "").startswith(_signature(parser_version, excerpt_words)):
+    if not _usable(state, url, excerpt_words) or not (state.etag or state.last_modified):
         return None
     return Validators(state.etag, state.last_modified)
 
@@ -116,8 +117,9 @@ def record_fetch(conn: sqlite3.Connection, name: str, url: str, result: FetchRes
          "full": entries_json is not None, "ok": ok, "new": new})
 
 
-def stale_since(state: FeedState | None, now: datetime, weeks: int) -> datetime | None:
-    """When the feed last had a new entry, if that is `weeks` or more ago."""
-    if state is None or state.last_new_at is None:
+def stale_since(state: FeedState | None, url: str, now: datetime, weeks: int
+                ) -> datetime | None:
+    """When the feed at `url` last had a new entry, if that is `weeks` or more ago."""
+    if state is None or state.url != url or state.last_new_at is None:
         return None
     return state.last_new_at if now - state.last_new_at >= timedelta(weeks=weeks) else None

@@ -281,7 +281,6 @@ class _Builder:
 
     def __init__(self, result: FetchResult, excerpt_words: int, now: datetime,
                  home: object = None) -> None:
-        self.result = result
         self.feed_name = result.feed_name
         self.base = result.final_url
         # The site's home page: where an item without a link of its own points.

@@ -19,7 +19,7 @@ from .dedup import history_keys
 from .errors import CheckFailed, ParseError, PipelineError
 from .fetch import fetch_all
 from .models import Entry, FeedReport, FetchResult, Issue, RenderedIssue, Subscriber
-from .parse import PARSER_VERSION, parse_document
+from .parse import parse_document
 from .render import render_issue
 from .report import complete, delivery_counts, log_outcome, send_to_editor
 from .scheduler import mark_skipped, send_at, skipped_weeks_before, week_status
@@ -65,22 +65,21 @@ def fetch_and_parse(config: Config, timings: Timings, now: datetime | None = Non
     undated entries by when they were first seen, and report each feed's health. `now` is the
     build's clock (`--now`): "future" dates and "first seen" are relative to it."""
     now = now or datetime.now(UTC)
-    excerpt_words = config.issue.excerpt_words
+    words = config.issue.excerpt_words
     conn = db(config)
     try:
         states = feedstate.load_states(conn)
         with timings.measure("fetch"):
             results = fetch_all(config, {
                 f.name: v for f in config.feeds
-                if (v := feedstate.validators(states.get(f.name), f.url, PARSER_VERSION,
-                                              excerpt_words))})
+                if (v := feedstate.validators(states.get(f.name), f.url, words))})
         entries: list[Entry] = []
         reports: list[FeedReport] = []
         with timings.measure("parse"), transaction(conn):
             for result in results:
-                entries_of, report = _feed_outcome(conn, config, result,
-                                                   states.get(result.feed_name), now)
-                entries.extend(entries_of)
+                feed_entries, report = _feed_outcome(conn, config, result,
+                                                     states.get(result.feed_name), now)
+                entries.extend(feed_entries)
                 reports.append(report)
         return entries, reports
     finally:
@@ -90,52 +89,41 @@ def fetch_and_parse(config: Config, timings: Timings, now: datetime | None = Non
 def _feed_outcome(conn: sqlite3.Connection, config: Config, result: FetchResult,
                   state: feedstate.FeedState | None, now: datetime
                   ) -> tuple[list[Entry], FeedReport]:
-    """One feed's entries and report line; its state recorded (inside the caller's
-    transaction)."""
-    excerpt_words = config.issue.excerpt_words
-
-    def report(status: str, count: int = 0, new: int = 0, error: str | None = None,
-               note: str | None = None) -> FeedReport:
-        return FeedReport(result.feed_name, result.url, status, result.http_status, count, new,
-                          len(result.body), round(result.seconds, 3), error, note)
-
-    if result.status == "failed":
-        status = "gone" if result.http_status == 410 else "failed"
-        feedstate.record_fetch(conn, result.feed_name, result.url, result, status, 0, now, None)
-        return [], report(status, error=result.error, note=result.note)
-    entries_json = None
-    if result.status == "not_modified":
-        entries = feedstate.stored_entries(state, result.url, PARSER_VERSION, excerpt_words)
-        if entries is None:  # cannot happen unless the state changed under us
-            feedstate.record_fetch(conn, result.feed_name, result.url, result, "failed", 0,
-                                   now, None)
-            return [], report("failed", error="HTTP 304 but no stored entries to reuse",
-                              note=result.note)
-        new, note = 0, result.note
-    else:
+    """One feed's entries and report line; its state recorded (in the caller's transaction)."""
+    words = config.issue.excerpt_words
+    status, error, notes = result.status, result.error, [result.note]
+    entries: list[Entry] = []
+    new, entries_json = 0, None
+    if status == "failed" and result.http_status == 410:
+        status = "gone"
+    elif status == "not_modified":
+        stored = feedstate.stored_entries(state, result.url, words)
+        if stored is None:  # validators are only sent with usable entries: a changed state
+            status, error = "failed", "HTTP 304 but no stored entries to reuse"
+        entries = stored or []
+    elif status == "ok":
         try:
-            parsed = parse_document(result, excerpt_words, now)
+            parsed = parse_document(result, words, now)
         except ParseError as exc:
-            feedstate.record_fetch(conn, result.feed_name, result.url, result, "failed", 0, now,
-                                   None)
-            return [], report("failed", error=exc.message, note=result.note)
-        entries, new = feedstate.date_by_first_seen(conn, result.feed_name, parsed.entries, now)
-        if parsed.skipped and not entries:
-            feedstate.record_fetch(conn, result.feed_name, result.url, result, "failed", 0, now,
-                                   None)
-            return [], report("failed", error=f"no usable item: {parsed.summary()}",
-                              note=result.note)
-        entries_json = feedstate.encode_entries(entries, PARSER_VERSION, excerpt_words)
-        note = "; ".join(n for n in (result.note, parsed.summary()) if n) or None
-    status = result.status
+            status, error = "failed", exc.message
+        else:
+            entries, new = feedstate.date_by_first_seen(conn, result.feed_name, parsed.entries,
+                                                        now)
+            if parsed.skipped and not entries:
+                status, error = "failed", f"no usable item: {parsed.summary()}"
+            else:
+                entries_json = feedstate.encode_entries(entries, words)
+                notes.append(parsed.summary())
     feedstate.record_fetch(conn, result.feed_name, result.url, result, status, new, now,
                            entries_json)
-    stale = None if new else feedstate.stale_since(
-        state if state and state.url == result.url else None, now, config.fetch.stale_weeks)
-    if stale is not None:
-        status = "stale"
-        note = "; ".join(n for n in (f"no new item since {stale.date().isoformat()}", note) if n)
-    return entries, report(status, len(entries), new, note=note)
+    if status in ("ok", "not_modified") and not new:
+        stale = feedstate.stale_since(state, result.url, now, config.fetch.stale_weeks)
+        if stale is not None:
+            status = "stale"
+            notes.insert(0, f"no new item since {stale.date().isoformat()}")
+    return entries, FeedReport(result.feed_name, result.url, status, result.http_status,
+                               len(entries), new, len(result.body), round(result.seconds, 3),
+                               error, "; ".join(n for n in notes if n) or None)
 
 
 def published_keys(conn: sqlite3.Connection, except_issue: str) -> set[str]:

@@ -86,6 +86,9 @@ def _fifty_megabytes(h):
 def serve_everything(http_server) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """(feed name, url) for every fixture and every fault; and the expected failures:
     feed name → a phrase of its reason."""
+    # 16 connections at once overflow socketserver's listen backlog of 5 on a busy machine
+    # (a dropped SYN is retried after 1 s): give this server a deeper one.
+    http_server.server.socket.listen(64)
     feeds = []
     for folder in ("real", "broken"):
         for path in sorted((FEEDS / folder).iterdir()):
@@ -153,7 +156,8 @@ def test_build_over_every_fixture_and_fault(tmp_path, http_server, cli):
     issue = json.loads((folder / "issue.json").read_text())
     items = [i for s in issue["sections"] for i in s["items"]]
     feed_items = [i for i in items if i["kind"] == "feed"]
-    assert len(feed_items) == 30 - 11  # every slot the 11 curated excerpts leave
+    curated = len(items) - len(feed_items)
+    assert curated > 0 and len(feed_items) == 30 - curated  # every slot the excerpts leave
     assert len({i["url"] for i in feed_items}) == len(feed_items)
     assert all(sum(i["source"] == f["source"] for i in feed_items) <= 2 for f in feed_items)
     for item in items:
