@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,12 @@ from .assemble import assemble
 from .check import CheckReport, check_rendered
 from .compose import public_version
 from .config import Config
-from .dedup import history_keys
-from .errors import CheckFailed, ParseError, PipelineError
+from .errors import CheckFailed, ParseError
 from .fetch import fetch_all
+from .history import item_keys, rebuild_history
 from .models import Entry, FeedReport, FetchResult, Issue, RenderedIssue, Subscriber
 from .parse import parse_document
 from .render import render_issue
-from .report import complete, delivery_counts, log_outcome, send_to_editor
-from .scheduler import mark_skipped, send_at, skipped_weeks_before, week_status
 from .store import open_db, transaction, utcnow
 from .tokens import signing_key
 from .weeks import week_id
@@ -145,23 +143,32 @@ def issue_number(conn: sqlite3.Connection, config: Config, week: str) -> int:
     return max([row[0] or 0, *known]) + 1
 
 
+def restore_history(conn: sqlite3.Connection, config: Config) -> None:
+    """A lost or fresh state folder beside an existing archive: rebuild the de-dup history
+    from issues/*/issue.json, so no earlier item comes back."""
+    if conn.execute("SELECT 1 FROM published LIMIT 1").fetchone() is None:
+        if any(config.archive_dir.glob("*-W*/issue.json")):
+            rebuild_history(conn, config.archive_dir)
+
+
 def record_issue(conn: sqlite3.Connection, issue: Issue, entries: list[Entry]) -> None:
     guid_by_url = {e.url: e.guid for e in entries}
     with transaction(conn):
-        # A skipped week that is built again is a draft again, with the number it now has.
+        # A skipped or approved week that is built again is a draft again (a rebuilt issue
+        # needs a new approval), with the number it now has.
         conn.execute("INSERT INTO issues (id, number, built_at) VALUES (?, ?, ?)"
                      " ON CONFLICT(id) DO UPDATE SET built_at = excluded.built_at,"
-                     " number = excluded.number, status = CASE WHEN status = 'skipped'"
-                     " THEN 'built' ELSE status END",
+                     " number = excluded.number, status = CASE WHEN status IN"
+                     " ('skipped', 'approved') THEN 'built' ELSE status END,"
+                     " approved_at = CASE WHEN status = 'approved' THEN NULL"
+                     " ELSE approved_at END",
                      (issue.id, issue.number, utcnow()))
         conn.execute("DELETE FROM published WHERE issue_id = ?", (issue.id,))
         for item in issue.items:
-            keys = history_keys(item.url, guid_by_url.get(item.url), item.title)
-            if item.kind == "curated":
-                keys = [f"curated:{item.id.removeprefix('c-')}", keys[0]]
-            for key in keys:
-                conn.execute("INSERT OR IGNORE INTO published (key, issue_id, item_id)"
-                             " VALUES (?, ?, ?)", (key, issue.id, item.id))
+            conn.executemany("INSERT OR IGNORE INTO published (key, issue_id, item_id)"
+                             " VALUES (?, ?, ?)",
+                             [(key, issue.id, item.id)
+                              for key in item_keys(item, guid_by_url.get(item.url))])
 
 
 def build(config: Config, week: str | None, now: datetime) -> BuildResult:
@@ -176,6 +183,7 @@ def build(config: Config, week: str | None, now: datetime) -> BuildResult:
             intro = curated.load_intro(config.curated_dir, week)
         entries, feeds = fetch_and_parse(config, timings, now)
         with timings.measure("assemble"):
+            restore_history(conn, config)
             number = issue_number(conn, config, week)
             issue = assemble(config, week, number, now, excerpts, entries,
                              published_keys(conn, week), intro)
@@ -344,143 +352,11 @@ def delivery_started(conn: sqlite3.Connection, week: str) -> bool:
                         (week,)).fetchone() is not None
 
 
-@dataclass(frozen=True)
-class RunOutcome:
-    build: BuildResult
-    send: deliver.SendSummary | None
-    ok: bool
-    message: str = ""
-    outbox: Path | None = None
-    status: str = "sent"  # sent | partial | draft | skipped | not_sent | dry_run
-    report: dict[str, Any] = field(default_factory=dict)  # as written to report.json
-    editor: str = ""  # what became of the editor's report email
+def __getattr__(name: str) -> Any:
+    """`run.run_job` and `run.RunOutcome` live in weekly.py (the weekly job's policy: thin
+    weeks, approval, the editor's report); imported lazily, as weekly.py imports this module."""
+    if name in ("run_job", "RunOutcome"):
+        from . import weekly
 
-
-def archived_result(config: Config, week: str) -> BuildResult:
-    """The archived issue as a BuildResult (a frozen or approved week is not rebuilt)."""
-    rendered = load_rendered(config, week)
-    previous = archive.read_report(config.archive_dir, week) or {}
-    return BuildResult(rendered.issue, rendered, archive.issue_dir(config.archive_dir, week),
-                       [FeedReport(**f) for f in previous.get("feeds", [])],
-                       check_rendered(config, rendered, signing_key(config.state_dir)), {})
-
-
-def rollover_config(config: Config, conn: sqlite3.Connection, week: str) -> Config:
-    """After skipped weeks, look back far enough that their feed items roll over."""
-    skipped = skipped_weeks_before(conn, week)
-    if not skipped:
-        return config
-    lookback = config.issue.lookback_days + 7 * skipped
-    return replace(config, issue=replace(config.issue, lookback_days=lookback))
-
-
-def _skip(config: Config, week: str) -> None:
-    conn = db(config)
-    try:
-        mark_skipped(conn, week)
-    finally:
-        conn.close()
-
-
-def _gate(config: Config, week: str, now: datetime, result: BuildResult, fixed: bool,
-          dry_run: bool) -> tuple[str, str] | None:
-    """Why this run must not send: (status, message), or None to go ahead. Skips a thin week
-    and, in approval mode, an unapproved one (only a draft before its send time)."""
-    would = "dry run: would be " if dry_run else ""
-    if not result.check.ok:
-        return "not_sent", "not sent: the issue fails its check (see `digest check`)"
-    if fixed:
-        return None
-    new_items, minimum = len(result.issue.items), config.schedule.min_new_items
-    if new_items < minimum:
-        if not dry_run:
-            _skip(config, week)
-        return "skipped", (f"{would}skipped: {new_items} new item(s), fewer than [schedule]"
-                           f" min_new_items = {minimum}; they roll over to the next issue")
-    if config.schedule.mode == "approval":
-        due = send_at(config, week)
-        when = f"{due.astimezone(config.newsletter.tz):%A %Y-%m-%d %H:%M %Z}"
-        if now < due:
-            return "draft", (f"draft built, not sent: approve it with `digest approve {week}`"
-                             f" before its send time, {when}")
-        if not dry_run:
-            _skip(config, week)
-        return "skipped", (f"{would}skipped: not approved by its send time ({when}); its"
-                           " items roll over to the next issue")
-    return None
-
-
-def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
-            should_stop: Callable[[], bool] | None = None, notify: bool = True) -> RunOutcome:
-    """The weekly job: build, decide, send, report.
-
-    Once delivery of a week has started, or the editor approved it, its issue is frozen: a
-    re-run sends the archived issue instead of rebuilding it. A week with fewer than
-    [schedule] min_new_items new items is skipped and its items roll over; in approval mode an
-    unapproved issue is never sent. Every run except a dry one ends with report.json and an
-    email to the editor. `should_stop` (a signal) ends the send after the message in flight.
-    """
-    conn = db(config)
-    try:
-        seed_subscribers(conn, config)
-        frozen = delivery_started(conn, week)
-        fixed = frozen or week_status(conn, week) == "approved"
-        active = conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'"
-                              ).fetchone()[0]
-        build_config = rollover_config(config, conn, week)
-    finally:
-        conn.close()
-    result = archived_result(config, week) if fixed else build(build_config, week, now)
-    summary: deliver.SendSummary | None = None
-    timings: dict[str, float] = {}
-    gate = _gate(config, week, now, result, fixed, dry_run)
-    if gate is not None:
-        status, message = gate
-        ok = status != "not_sent"
-    elif dry_run:
-        status, ok = "dry_run", True
-        message = f"dry run: would send to {active} active subscriber(s)"
-    else:
-        transport = make_transport(config)
-        started = time.perf_counter()
-        try:
-            summary = send(config, week, now, transport, should_stop=should_stop)
-        except PipelineError as exc:
-            _finish(config, week, now, result, "not_sent", f"not sent: {exc.message}", None,
-                    {"send": round(time.perf_counter() - started, 4)}, notify)
-            raise
-        finally:
-            transport.close()
-        timings["send"] = round(time.perf_counter() - started, 4)
-        # Rows left (a stop signal) or failed: not done; the next run resumes without resending.
-        ok = summary.failed == 0 and summary.remaining == 0
-        status = "sent" if ok else "partial"
-        if status == "sent":  # the static archive (issues/index.html, feed.xml) lists it now
-            from . import site
-
-            site.write_site(config)
-        message = ""
-        if summary.remaining and should_stop is not None and should_stop():
-            message = (f"stopped by a signal with {summary.remaining} message(s) left;"
-                       " the next run resumes without resending")
-    report, editor = _finish(config, week, now, result, status, message, summary, timings,
-                             notify and not dry_run)
-    outbox = config.state_dir / "outbox" if config.delivery.transport == "maildir" else None
-    return RunOutcome(result, summary, ok, message, outbox if summary else None, status,
-                      report, editor)
-
-
-def _finish(config: Config, week: str, now: datetime, result: BuildResult, status: str,
-            message: str, summary: deliver.SendSummary | None, timings: dict[str, float],
-            notify: bool) -> tuple[dict[str, Any], str]:
-    """Write report.json and tell the editor."""
-    report = archive.read_report(config.archive_dir, week) or build_report(result)
-    complete(report, status=status, message=message, mode=config.schedule.mode,
-             new_items=len(result.issue.items), delivery=delivery_counts(summary),
-             timings=timings)
-    editor = send_to_editor(config, report, now) if notify else ""
-    if editor:
-        report["editor_report"] = editor
-    archive.write_report(config.archive_dir, week, report)
-    log_outcome(report)
-    return report, editor
+        return getattr(weekly, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -110,9 +110,13 @@ def _handler_class(state: HttpServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many feeds fetched at once must not overflow the backlog
+
+
 @pytest.fixture
 def http_server() -> Iterator[HttpServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     state = HttpServer(server)
     server.RequestHandlerClass = _handler_class(state)
     server.daemon_threads = True

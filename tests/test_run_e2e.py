@@ -130,3 +130,21 @@ def test_dry_run_sends_nothing(newsletter, cli):
     assert result.exit_code == 0, result.output
     assert "would send to 1 active subscriber" in result.output
     assert newsletter.outbox_messages() == []
+
+
+def test_lost_state_folder_rebuilds_history_from_the_archive(newsletter, cli):
+    import shutil
+
+    config = ("--config", newsletter.config_path)
+    assert cli(*config, "build", "--week", "2026-W47", "--now",
+               "2026-11-19T08:00:00+00:00").exit_code == 0
+    shutil.rmtree(newsletter.root / "var")  # the state folder is gone; the archive is not
+    assert cli(*config, "build", "--week", "2026-W48", "--now", PINNED_NOW).exit_code == 0
+    w47 = json.loads((newsletter.issues / "2026-W47" / "issue.json").read_text())
+    w48 = json.loads((newsletter.issues / "2026-W48" / "issue.json").read_text())
+    assert w48["number"] == 2
+    urls47 = {i["url"] for s in w47["sections"] for i in s["items"] if i["kind"] == "feed"}
+    urls48 = {i["url"] for s in w48["sections"] for i in s["items"] if i["kind"] == "feed"}
+    ids47 = {i["id"] for s in w47["sections"] for i in s["items"]}
+    ids48 = {i["id"] for s in w48["sections"] for i in s["items"]}
+    assert urls47 and not (urls47 & urls48) and not (ids47 & ids48)
