@@ -204,6 +204,8 @@ class SmtpConfig:
     timeout_seconds: float = field(default=30.0, metadata=_meta(min=0.1))
     helo: str | None = field(default=None,
                              metadata=_meta(doc="EHLO name (default: this host's name)"))
+    ca_file: Path | None = field(default=None, metadata=_meta(
+        doc="PEM bundle to trust instead of the system's (a relay with a private CA)"))
 
 
 @dataclass(frozen=True)

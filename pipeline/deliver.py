@@ -1,15 +1,16 @@
 """Deliver stage: the ledger-driven, resumable send of one issue.
 
 One row per (issue, subscriber) in `deliveries`: queued → sending → sent | failed | bounced.
-The parent process streams the rows from SQLite in batches (never all of them in memory), marks
-a batch `sending` (one commit) and hands it to a pool slot (transports/pool.py: one slot
-in-process, or N worker processes with one SMTP connection each). A slot sends its batch one
-message at a time and commits each outcome on its own ledger connection before it transmits
-the next message. So at any instant at most one message per connection has been accepted by
-the server without its `sent` being committed: a crash, even SIGKILL, repeats at most
-`connections` messages, and loses none, because `sending` rows are sent again on resume (a
-`sending` row that was never transmitted is simply sent then, not duplicated).
-"""
+The parent process owns the ledger. It streams the rows from SQLite in batches (never all of
+them in memory), marks a batch `sending` (one commit) and hands it to a pool slot
+(transports/pool.py: one slot in-process, or N worker processes with one SMTP connection each).
+A slot sends its batch one message at a time and records each outcome before it transmits the
+next message: in the ledger itself (in-process), or in its append-only journal (workers), which
+the parent folds into the ledger when the batch comes back and replays at the start of a run
+after a crash. So at any instant at most one message per connection has been accepted by the
+server without its outcome being recorded: a crash, even SIGKILL, repeats at most `connections`
+messages and loses none, because `sending` rows are sent again on resume (a `sending` row that
+was never transmitted is simply sent then, not duplicated)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def complete(report: dict[str, Any], *, status: str, message: str, mode: str, ne
     """report.json as written at the end of a run (build_report's fields plus the outcome)."""
     feeds = report.get("feeds") or []
     report.update({
-        "status": status,  # sent | partial | draft | skipped | not_sent | dry_run
+        "status": status,  # sent | partial | draft | approved | skipped | not_sent | dry_run
         "message": message,
         "mode": mode,
         "new_items": new_items,
@@ -59,6 +59,7 @@ def headline(report: dict[str, Any]) -> str:
         return (f"partly sent ({delivery.get('sent', 0)} sent, {delivery.get('failed', 0)}"
                 f" failed, {delivery.get('remaining', 0)} remaining)")
     return {"draft": "draft ready for approval", "skipped": "skipped",
+            "approved": "approved, waiting for its send time",
             "not_sent": "NOT sent", "dry_run": "dry run"}.get(str(status), str(status))
 
 

@@ -277,7 +277,7 @@ class ScheduleLoop:
 
     def _execute(self, decision: Decision, now: datetime) -> None:
         from .lock import state_lock
-        from .run import run_job
+        from .weekly import run_job
 
         log.info("%s: %s (%s)", decision.week, decision.action, decision.reason)
         try:

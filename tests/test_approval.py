@@ -77,6 +77,10 @@ def test_approved_issue_is_sent_exactly_as_approved(approval_news, cli):
     assert result.exit_code == 0, result.output
     assert "approved" in result.output and "Monday 2026-11-23 07:00 EST" in result.output
     assert status(news) == "approved"
+    # Approved ahead of time, it still waits for its send time.
+    early = run(cli, news, BEFORE_SEND)
+    assert early.exit_code == 0 and "approved, not sent yet" in early.output
+    assert news.outbox_messages() == [] and status(news) == "approved"
     # A feed changes after approval: the approved issue is sent, not a rebuilt one.
     feed = news.root / "feeds" / "rss2_kagi-blog_summary-only.xml"
     feed.write_text(feed.read_text().replace("<title>", "<title>Changed: ", 3))
@@ -114,3 +118,15 @@ def test_scheduler_never_sends_an_unapproved_draft(tmp_path):
     assert status(news) == "skipped" and news.outbox_messages() == []
     after = loop.tick()
     assert (after.action, after.week) == ("wait", "2026-W49")
+
+
+def test_a_rebuild_after_approval_needs_a_new_approval(approval_news, cli):
+    news = approval_news
+    assert run(cli, news, BEFORE_SEND).exit_code == 0
+    assert cli("--config", news.config_path, "approve", WEEK).exit_code == 0
+    rebuilt = cli("--config", news.config_path, "build", "--week", WEEK, "--now", BEFORE_SEND)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert status(news) == "built"  # what was approved is not what is there now
+    late = run(cli, news, AT_SEND)
+    assert "not approved by its send time" in late.output
+    assert news.outbox_messages() == []

@@ -5,6 +5,7 @@ with dkimpy against a key pair made for the test."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 import subprocess
@@ -117,18 +118,20 @@ def test_subject_injection_and_non_ascii(rendered):
     assert message.recipient == "zoe@xn--bcher-kva.example"  # IDNA for the envelope
 
 
-@pytest.fixture
-def dkim_keys(tmp_path):
+def make_dkim_keys(folder):
+    """A throw-away RSA key pair made for the test: (private key file, DNS TXT record)."""
     openssl = require_tool("openssl", "makes the test DKIM key pair")
-    private = tmp_path / "dkim.key"
+    private = folder / "dkim.key"
     subprocess.run([openssl, "genrsa", "-out", str(private), "2048"], check=True,
                    capture_output=True)
     public = subprocess.run([openssl, "rsa", "-in", str(private), "-pubout", "-outform", "DER"],
                             check=True, capture_output=True).stdout
-    import base64
+    return private, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
-    return private, record
+
+@pytest.fixture
+def dkim_keys(tmp_path):
+    return make_dkim_keys(tmp_path)
 
 
 def test_dkim_signature_verifies_offline(rendered, dkim_keys):

@@ -108,3 +108,28 @@ def test_duplicates_bounded_per_kill(tmp_path):
             conn.commit()
             conn.close()
             handler.accepted.clear()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_repeats_nothing(tmp_path):
+    """A polite stop (SIGTERM, Ctrl-C) lets every worker finish its batch and record it: the
+    resumed send repeats no message at all."""
+    handler = FaultHandler(delay=0.004)
+    readers = 200
+    with FaultServer(handler) as server:
+        news = smtp_newsletter(tmp_path / "news", server.port, readers, CONNECTIONS)
+        proc = _start_send(news.config_path)
+        deadline = time.monotonic() + 60
+        while _accepted(handler) < 20 and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
+        stopped_at = _accepted(handler)
+        if stopped_at < readers:
+            assert "stopped by a signal" in out
+        resumed = run_digest("--config", news.config_path, "send", "--week", PINNED_WEEK)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    ids = handler.message_ids()
+    assert len(ids) == len(set(ids)) == readers  # everyone once, nobody twice

@@ -65,6 +65,7 @@ with state_lock(load_config(sys.argv[1]), "digest run (test holder)"):
 """
 
 
+@pytest.mark.slow  # five digest processes start at once
 def test_every_state_writer_shares_the_lock(news):
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(news.config_path)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline.run import db, run_job
+from pipeline.run import db
 from pipeline.subscribers import add
+from pipeline.weekly import run_job
 from tests.conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, run_digest
 
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -129,3 +130,23 @@ def test_sigint_mid_send_finishes_in_flight_and_exits_cleanly(tmp_path):
         assert sorted(subscribers) == sorted(f"reader{i}@example.com" for i in range(20))
     finally:
         controller.stop()
+
+
+def test_run_missed_on_start_false_leaves_the_missed_week_alone(tmp_path):
+    from threading import Event
+
+    from pipeline.scheduler import ScheduleLoop
+
+    thursday = datetime.fromisoformat(PINNED_NOW)  # Monday's 07:00 run of 2026-W48 was missed
+    for missed_ok, expected in ((False, "wait"), (True, "run")):
+        news = make_newsletter(tmp_path / str(missed_ok), extra=(
+            f"\n[schedule]\nrun_missed_on_start = {str(missed_ok).lower()}\n"))
+        add_readers(news, 1)
+        loop = ScheduleLoop(news.config(), Event(), clock=lambda: thursday)
+        assert loop.start().action == "run"  # it was due …
+        decision = loop.tick()  # … and only runs when configured to
+        assert decision.action == expected
+        assert (news.issues / PINNED_WEEK).is_dir() is missed_ok
+        assert len(news.outbox_messages()) == int(missed_ok)
+        if not missed_ok:
+            assert decision.week == "2026-W49"

@@ -70,12 +70,13 @@ class FaultHandler:
 
 
 class FaultServer:
-    def __init__(self, handler: FaultHandler, port: int | None = None) -> None:
+    def __init__(self, handler: FaultHandler, port: int | None = None, **smtp_options) -> None:
         from aiosmtpd.controller import Controller
 
         self.handler = handler
         self.port = port or free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port,
+                                     **smtp_options)
 
     def __enter__(self) -> FaultServer:
         self.controller.start()
@@ -144,13 +145,14 @@ def send(news, *args: str):
                       timeout=120)
 
 
-@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "no-pipelining"])
-def test_faults_are_retried_bounces_are_not(tmp_path, pipelining):
+@pytest.mark.parametrize(("pipelining", "connections"), [(True, 3), (False, 1)],
+                         ids=["pipelining-3-workers", "no-pipelining-in-process"])
+def test_faults_are_retried_bounces_are_not(tmp_path, pipelining, connections):
     h = handler = FaultHandler(pipelining=pipelining,
                            bounce={"reader3@example.com", "reader17@example.com"},
                            busy_every=4, closing_every=7, drop_every=11)
     with FaultServer(handler) as server:
-        news = smtp_newsletter(tmp_path / "news", server.port, 40)
+        news = smtp_newsletter(tmp_path / "news", server.port, 40, connections)
         result = send(news)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "38 sent, 0 failed, 2 bounced" in result.stdout

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..run import check_built, run_job
+from ..run import check_built
 from ..scheduler import ScheduleLoop, send_at, stop_on_signals
 from ..scheduler import approve as approve_week
+from ..weekly import run_job
 from ..weeks import parse_now, parse_week
 from . import AppContext, echo, main, now_option, pass_app, week_option, writes_state
 from .issue_cmds import print_build_summary, resolve_week
@@ -69,5 +70,4 @@ def approve(app: AppContext, week: str) -> None:
     config = app.config
     outcome = approve_week(config, week, check_built(config, week).ok)
     due = send_at(config, week).astimezone(config.newsletter.tz)
-    echo(f"{week}: {outcome}; it goes out at its send time, {due:%A %Y-%m-%d %H:%M %Z}"
-         f" (or now with `digest run --week {week}`)")
+    echo(f"{week}: {outcome}; it goes out at its send time, {due:%A %Y-%m-%d %H:%M %Z}")

@@ -71,6 +71,8 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
         transport.close()
     echo(f"{week}: {summary.sent} sent, {summary.failed} failed, {summary.bounced} bounced, "
          f"{summary.remaining} remaining ({summary.already_sent} sent before)")
+    if summary.remaining and stop.is_set():
+        echo("stopped by a signal after the messages in flight; `digest send` resumes")
     if summary.failed:
         raise SystemExit(1)
 

@@ -37,6 +37,7 @@ class SmtpSettings:
     password: str | None
     timeout: float
     helo: str
+    ca_file: str | None = None  # trust this CA bundle instead of the system's
 
     @classmethod
     def from_config(cls, config: Config) -> SmtpSettings:
@@ -53,12 +54,20 @@ class SmtpSettings:
                     f"{config.path}: delivery.smtp.password_env names ${smtp.password_env}, "
                     "which is not set",
                     hint=f"export {smtp.password_env}=… (the SMTP password) before running")
+        if smtp.ca_file is not None and not smtp.ca_file.is_file():
+            raise ConfigError(f"{config.path}: delivery.smtp.ca_file: {smtp.ca_file} is not a "
+                              "file", hint="give the path of a PEM file of CA certificates")
         if smtp.username and password is None:
             raise ConfigError(f"{config.path}: delivery.smtp.username is set but no password",
                               hint="set delivery.smtp.password_env to the name of an "
                                    "environment variable holding the password")
         return cls(smtp.host, smtp.port, smtp.security, smtp.username, password,
-                   smtp.timeout_seconds, smtp.helo or socket.gethostname())
+                   smtp.timeout_seconds, smtp.helo or socket.gethostname(),
+                   str(smtp.ca_file) if smtp.ca_file else None)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificates and host names are always verified; only the trusted CAs can change."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -101,26 +110,44 @@ class SmtpTransport:
     def where(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
 
-    def connect(self) -> None:
+    def _open(self) -> None:
         s = self.settings
+        smtp: smtplib.SMTP | None = None
         try:
             if s.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, local_hostname=s.helo,
-                                                      timeout=s.timeout,
-                                                      context=ssl.create_default_context())
+                smtp = smtplib.SMTP_SSL(s.host, s.port, local_hostname=s.helo,
+                                        timeout=s.timeout, context=s.tls_context())
             else:
                 smtp = smtplib.SMTP(s.host, s.port, local_hostname=s.helo, timeout=s.timeout)
             smtp.ehlo()
             if s.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=s.tls_context())
                 smtp.ehlo()
             if s.username:
                 smtp.login(s.username, s.password or "")
+        except BaseException:
+            if smtp is not None:  # half-open (e.g. the login failed): do not leak the socket
+                smtp.close()
+            raise
+        self._smtp = smtp
+        self._pipelining = smtp.has_extn("pipelining")
+
+    def connect(self) -> None:
+        """Open the connection (EHLO, TLS, AUTH); each failure becomes an error saying what to
+        do. ServerUnavailable (retried) when the server cannot be reached."""
+        s = self.settings
+        try:
+            self._open()
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"the SMTP server {self.where} refused the login for "
                                 f"{s.username!r}: {_reply(exc.smtp_code, exc.smtp_error)}",
                                 hint="check delivery.smtp.username and the password in the "
                                      "variable named by delivery.smtp.password_env") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(f"the TLS certificate of {self.where} was not accepted: "
+                                f"{exc.verify_message or exc}",
+                                hint="check delivery.smtp.host (it must match the certificate);"
+                                     " for a private CA set delivery.smtp.ca_file") from exc
         except smtplib.SMTPNotSupportedError as exc:
             raise DeliveryError(f"the SMTP server {self.where} does not support "
                                 f"{s.security}: {exc}",
@@ -130,8 +157,6 @@ class SmtpTransport:
             raise ServerUnavailable(f"cannot reach the SMTP server {self.where}: {exc}",
                                     hint="check delivery.smtp.host/port and that the relay "
                                          "is up") from exc
-        self._smtp = smtp
-        self._pipelining = smtp.has_extn("pipelining")
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
         return self.send_and_open(message, None)

@@ -1,0 +1,198 @@
+"""The weekly job (`digest run`, `digest schedule`): build, decide, send, report.
+
+The policy the scheduler relies on lives here, on top of the orchestrator's stages (run.py):
+a frozen or approved week is not rebuilt; a thin week (fewer than [schedule] min_new_items new
+items) is skipped and its items roll over; in approval mode an unapproved issue is never sent;
+every run ends with report.json and an email to the editor.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import archive, deliver
+from .check import check_rendered
+from .config import Config
+from .errors import PipelineError
+from .models import FeedReport
+from .report import complete, delivery_counts, log_outcome, send_to_editor
+from .run import (
+    BuildResult,
+    build,
+    build_report,
+    db,
+    delivery_started,
+    load_rendered,
+    make_transport,
+    seed_subscribers,
+    send,
+)
+from .scheduler import mark_skipped, send_at, skipped_weeks_before, week_status
+from .tokens import signing_key
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    build: BuildResult
+    send: deliver.SendSummary | None
+    ok: bool
+    message: str = ""
+    outbox: Path | None = None
+    status: str = "sent"  # sent | partial | draft | approved | skipped | not_sent | dry_run
+    report: dict[str, Any] = field(default_factory=dict)  # as written to report.json
+    editor: str = ""  # what became of the editor's report email
+
+
+def archived_result(config: Config, week: str) -> BuildResult:
+    """The archived issue as a BuildResult (a frozen or approved week is not rebuilt)."""
+    rendered = load_rendered(config, week)
+    previous = archive.read_report(config.archive_dir, week) or {}
+    return BuildResult(rendered.issue, rendered, archive.issue_dir(config.archive_dir, week),
+                       [FeedReport(**f) for f in previous.get("feeds", [])],
+                       check_rendered(config, rendered, signing_key(config.state_dir)), {})
+
+
+def rollover_config(config: Config, conn: sqlite3.Connection, week: str) -> Config:
+    """After skipped weeks, look back far enough that their feed items roll over."""
+    skipped = skipped_weeks_before(conn, week)
+    if not skipped:
+        return config
+    lookback = config.issue.lookback_days + 7 * skipped
+    return replace(config, issue=replace(config.issue, lookback_days=lookback))
+
+
+def _skip(config: Config, week: str) -> None:
+    conn = db(config)
+    try:
+        mark_skipped(conn, week)
+    finally:
+        conn.close()
+
+
+def _when(config: Config, week: str) -> str:
+    return f"{send_at(config, week).astimezone(config.newsletter.tz):%A %Y-%m-%d %H:%M %Z}"
+
+
+def _gate(config: Config, week: str, now: datetime, result: BuildResult, fixed: bool,
+          dry_run: bool, waiting: bool = False) -> tuple[str, str] | None:
+    """Why this run must not send: (status, message), or None to go ahead. Skips a thin week
+    and, in approval mode, an unapproved one (only a draft before its send time); an approved
+    issue `waiting` for its send time stays as it is."""
+    would = "dry run: would be " if dry_run else ""
+    if not result.check.ok:
+        return "not_sent", "not sent: the issue fails its check (see `digest check`)"
+    if waiting:
+        return "approved", f"approved, not sent yet: it goes out at {_when(config, week)}"
+    if fixed:
+        return None
+    new_items, minimum = len(result.issue.items), config.schedule.min_new_items
+    if new_items < minimum:
+        if not dry_run:
+            _skip(config, week)
+        return "skipped", (f"{would}skipped: {new_items} new item(s), fewer than [schedule]"
+                           f" min_new_items = {minimum}; they roll over to the next issue")
+    if config.schedule.mode == "approval":
+        due = send_at(config, week)
+        when = f"{due.astimezone(config.newsletter.tz):%A %Y-%m-%d %H:%M %Z}"
+        if now < due:
+            return "draft", (f"draft built, not sent: approve it with `digest approve {week}`"
+                             f" before its send time, {when}")
+        if not dry_run:
+            _skip(config, week)
+        return "skipped", (f"{would}skipped: not approved by its send time ({when}); its"
+                           " items roll over to the next issue")
+    return None
+
+
+def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
+            should_stop: Callable[[], bool] | None = None, notify: bool = True) -> RunOutcome:
+    """The weekly job: build, decide, send, report.
+
+    Once delivery of a week has started, or the editor approved it, its issue is frozen: a
+    re-run sends the archived issue instead of rebuilding it. A week with fewer than
+    [schedule] min_new_items new items is skipped and its items roll over; in approval mode an
+    unapproved issue is never sent. Every run except a dry one ends with report.json and an
+    email to the editor. `should_stop` (a signal) ends the send after the message in flight.
+    """
+    conn = db(config)
+    try:
+        seed_subscribers(conn, config)
+        frozen = delivery_started(conn, week)
+        state = week_status(conn, week)
+        fixed = frozen or state == "approved"
+        # Approval mode, past the send time: the unapproved draft is skipped as it was, not
+        # rebuilt (and fetched again) first.
+        late_draft = (config.schedule.mode == "approval" and state in ("built", "skipped")
+                      and now >= send_at(config, week))
+        active = conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'"
+                              ).fetchone()[0]
+        build_config = rollover_config(config, conn, week)
+    finally:
+        conn.close()
+    if fixed or late_draft:
+        result = archived_result(config, week)
+    else:
+        result = build(build_config, week, now)
+    summary: deliver.SendSummary | None = None
+    timings: dict[str, float] = {}
+    # Approval mode sends an approved issue at its send time, not earlier (a cron line at the
+    # build time must not send what the editor approved ahead of it).
+    waiting = (config.schedule.mode == "approval" and state == "approved" and not frozen
+               and now < send_at(config, week))
+    gate = _gate(config, week, now, result, fixed, dry_run, waiting)
+    if gate is not None:
+        status, message = gate
+        ok = status != "not_sent"
+    elif dry_run:
+        status, ok = "dry_run", True
+        message = f"dry run: would send to {active} active subscriber(s)"
+    else:
+        transport = make_transport(config)
+        started = time.perf_counter()
+        try:
+            summary = send(config, week, now, transport, should_stop=should_stop)
+        except PipelineError as exc:
+            _finish(config, week, now, result, "not_sent", f"not sent: {exc.message}", None,
+                    {"send": round(time.perf_counter() - started, 4)}, notify)
+            raise
+        finally:
+            transport.close()
+        timings["send"] = round(time.perf_counter() - started, 4)
+        # Rows left (a stop signal) or failed: not done; the next run resumes without resending.
+        ok = summary.failed == 0 and summary.remaining == 0
+        status = "sent" if ok else "partial"
+        if status == "sent":  # the static archive (issues/index.html, feed.xml) lists it now
+            from . import site
+
+            site.write_site(config)
+        message = ""
+        if summary.remaining and should_stop is not None and should_stop():
+            message = (f"stopped by a signal with {summary.remaining} message(s) left;"
+                       " the next run resumes without resending")
+    report, editor = _finish(config, week, now, result, status, message, summary, timings,
+                             notify and not dry_run)
+    outbox = config.state_dir / "outbox" if config.delivery.transport == "maildir" else None
+    return RunOutcome(result, summary, ok, message, outbox if summary else None, status,
+                      report, editor)
+
+
+def _finish(config: Config, week: str, now: datetime, result: BuildResult, status: str,
+            message: str, summary: deliver.SendSummary | None, timings: dict[str, float],
+            notify: bool) -> tuple[dict[str, Any], str]:
+    """Write report.json and tell the editor."""
+    report = archive.read_report(config.archive_dir, week) or build_report(result)
+    complete(report, status=status, message=message, mode=config.schedule.mode,
+             new_items=len(result.issue.items), delivery=delivery_counts(summary),
+             timings=timings)
+    editor = send_to_editor(config, report, now) if notify else ""
+    if editor:
+        report["editor_report"] = editor
+    archive.write_report(config.archive_dir, week, report)
+    log_outcome(report)
+    return report, editor
