@@ -26,7 +26,9 @@ def rebuild_history(conn: sqlite3.Connection, archive_dir: Path) -> int:
     """Replace the `published` table with the items of every issue in the archive, oldest
     first (so a key belongs to the issue that first carried it). GUIDs are not in issue.json:
     a rebuilt history knows items by URL and title. Returns the number of keys."""
-    issues = archive.list_issues(archive_dir)
+    # A skipped week's files stay in the archive, but its items rolled over: not published.
+    issues = [issue for issue in archive.list_issues(archive_dir)
+              if (archive.read_report(archive_dir, issue.id) or {}).get("status") != "skipped"]
     with transaction(conn):
         conn.execute("DELETE FROM published")
         for issue in issues:

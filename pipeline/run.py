@@ -145,8 +145,9 @@ def issue_number(conn: sqlite3.Connection, config: Config, week: str) -> int:
 
 def restore_history(conn: sqlite3.Connection, config: Config) -> None:
     """A lost or fresh state folder beside an existing archive: rebuild the de-dup history
-    from issues/*/issue.json, so no earlier item comes back."""
-    if conn.execute("SELECT 1 FROM published LIMIT 1").fetchone() is None:
+    from issues/*/issue.json, so no earlier item comes back. Only when the state knows no
+    issue at all: an empty history beside known (skipped) weeks is real."""
+    if conn.execute("SELECT 1 FROM issues LIMIT 1").fetchone() is None:
         if any(config.archive_dir.glob("*-W*/issue.json")):
             rebuild_history(conn, config.archive_dir)
 
