@@ -8,17 +8,15 @@ against the folder of the config file, so a newsletter can live anywhere.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .tomlschema import Problems, build_dataclass
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 KEYWORD_WEIGHT = re.compile(r"^(.*\S)\s*\^\s*(\d+(?:\.\d+)?)$")  # "keyword^2"
@@ -294,134 +292,7 @@ class Config:
 # --------------------------------------------------------------------------- loading
 
 
-class _Problems(list[str]):
-    def add(self, where: str, message: str) -> None:
-        self.append(f"{where}: {message}")
-
-
-def _key_name(f: dataclasses.Field) -> str:
-    return f.metadata.get("key", f.name)
-
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return " | ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
-    if origin is tuple:
-        return f"an array of {_type_name(typing.get_args(tp)[0])}"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            Path: "a path (string)"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _convert(value: Any, tp: Any, where: str, root: Path, problems: _Problems) -> Any:
-    """Check `value` against type `tp`; return the converted value or None after a problem."""
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _convert(value, inner[0], where, root, problems)
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            problems.add(where, f"{value!r} is not valid; valid: {_type_name(tp)}")
-            return None
-        return value
-    if origin is tuple:
-        item_tp = typing.get_args(tp)[0]
-        if not isinstance(value, list):
-            problems.add(where, f"expected {_type_name(tp)}, got {type(value).__name__}")
-            return None
-        items = [_convert(v, item_tp, f"{where}[{i}]", root, problems) for i, v in enumerate(value)]
-        return tuple(items)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            problems.add(where, f"expected a table, got {type(value).__name__}")
-            return None
-        return _build(tp, value, where, root, problems)
-    if tp is bool:
-        if not isinstance(value, bool):
-            problems.add(where, f"expected true or false, got {value!r}")
-            return None
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.add(where, f"expected an integer, got {value!r}")
-            return None
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.add(where, f"expected a number, got {value!r}")
-            return None
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            problems.add(where, f"expected a string, got {value!r}")
-            return None
-        return value
-    if tp is Path:
-        if not isinstance(value, str) or not value:
-            problems.add(where, f"expected a path (string), got {value!r}")
-            return None
-        return (root / value).resolve()
-    raise TypeError(f"unsupported config type {tp!r}")  # a programming error, not user input
-
-
-def _check_constraints(f: dataclasses.Field, value: Any, where: str, problems: _Problems) -> None:
-    meta = f.metadata
-    if value is None:
-        return
-    if "choices" in meta and value not in meta["choices"]:
-        problems.add(where, f"{value!r} is not valid; valid: {', '.join(meta['choices'])}")
-    if "pattern" in meta and isinstance(value, str) and not re.match(meta["pattern"], value):
-        example = {"time": "HH:MM, e.g. 07:00"}.get(f.name.removeprefix("build_"), meta["pattern"])
-        problems.add(where, f"{value!r} is not valid; expected {example}")
-    if "min" in meta and isinstance(value, int | float) and value < meta["min"]:
-        problems.add(where, f"{value!r} is too small; minimum {meta['min']}")
-    if "max" in meta and isinstance(value, int | float) and value > meta["max"]:
-        problems.add(where, f"{value!r} is too large; maximum {meta['max']}")
-    if "check" in meta and (problem := meta["check"](value)):
-        problems.add(where, problem)
-
-
-def _build(cls: type, table: dict[str, Any], where: str, root: Path, problems: _Problems,
-           extra: dict[str, Any] | None = None) -> Any:
-    hints = typing.get_type_hints(cls)
-    fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
-    known = {_key_name(f) for f in fields}
-    for key in table:
-        if key not in known:
-            problems.add(f"{where}.{key}" if where else key,
-                         f"unknown key; valid keys: {', '.join(sorted(known))}")
-    values: dict[str, Any] = dict(extra or {})
-    missing = False
-    for f in fields:
-        key = _key_name(f)
-        key_where = f"{where}.{key}" if where else key
-        if key not in table:
-            required = (f.default is dataclasses.MISSING
-                        and f.default_factory is dataclasses.MISSING)
-            if required:
-                problems.add(key_where, f"required ({_type_name(hints[f.name])})")
-                missing = True
-            elif isinstance(f.default, Path):
-                # Defaults are relative to the config file's folder too, not to the cwd.
-                values[f.name] = (root / f.default).resolve()
-            elif dataclasses.is_dataclass(f.default):
-                # An absent table: build it from its defaults so its paths resolve as well.
-                values[f.name] = _build(hints[f.name], {}, key_where, root, problems)
-            continue
-        converted = _convert(table[key], hints[f.name], key_where, root, problems)
-        if converted is None:
-            missing = True
-            continue
-        _check_constraints(f, converted, key_where, problems)
-        values[f.name] = converted
-    if missing:
-        return None
-    return cls(**values)
-
-
-def _validate(config: Config, problems: _Problems) -> None:
+def _validate(config: Config, problems: Problems) -> None:
     """Checks that span several keys."""
     if not config.sections:
         problems.add("sections", "at least one [[sections]] table is required")
@@ -460,8 +331,8 @@ def load_config(path: str | Path) -> Config:
                           hint="fix the syntax at the line and column named") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    problems = _Problems()
-    config = _build(Config, data, "", path.parent, problems, extra={"path": path})
+    problems = Problems()
+    config = build_dataclass(Config, data, "", path.parent, problems, extra={"path": path})
     if config is not None:
         _validate(config, problems)
     if problems or config is None:

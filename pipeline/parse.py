@@ -15,19 +15,17 @@ was first seen (`Entry.dated` is False).
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import html
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import feedparser
-from feedparser.datetimes import _parse_date as feedparser_date
 
 from .content import (
     clip,
@@ -40,6 +38,7 @@ from .content import (
 )
 from .dedup import strip_tracking
 from .errors import ParseError
+from .feeddates import iso_date, parse_date, plausible
 from .models import Entry, FetchResult
 
 # Bump when a change here changes the entries made from the same bytes: entries stored for a
@@ -48,8 +47,6 @@ PARSER_VERSION = 1
 
 TITLE_MAX = 200  # characters; some feeds put whole paragraphs in <title>
 TEXT_WORDS = 200  # words of plain text kept per entry for relevance matching
-EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before any feed format existed
-FUTURE_SLACK = timedelta(hours=36)  # time-zone slips; later than this is a wrong date
 
 # Bozo exceptions that are not a problem with the document itself.
 _HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
@@ -160,67 +157,6 @@ def _alternate_hint(body: bytes, result: FetchResult) -> str:
         return ""
     url = urljoin(result.final_url, html.unescape(href.group(1).decode("utf-8", "replace")))
     return f" (it names its feed: {url})"
-
-
-# --------------------------------------------------------------------------- dates
-
-_SLASH_DATE = re.compile(
-    r"^\s*(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
-_MERIDIEM = re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])\.?[Mm]\.?(?=\s|$)")
-
-
-def parse_date(text: str | None, parsed: Any = None) -> datetime | None:
-    """A date string feedparser may have misread, else feedparser's struct_time, in UTC.
-
-    feedparser reads "2020/1/10 14:33:00" as 1 Nov 2020 and drops the PM of
-    "Sat, Dec 16 2023 02:02:33 PM", both without a warning. Dates without a zone are UTC."""
-    if text:
-        match = _SLASH_DATE.match(text)
-        if match:
-            year, month, day, hour, minute, second = (int(g or 0) for g in match.groups())
-            try:
-                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-            except ValueError:
-                return None
-        meridiem = _MERIDIEM.search(text)
-        if meridiem:
-            hour, minute, second, half = meridiem.groups()
-            if not 1 <= int(hour) <= 12:
-                return None
-            hour24 = int(hour) % 12 + (12 if half in "Pp" else 0)
-            zone = text[meridiem.end():].strip() or "GMT"
-            return _from_struct(feedparser_date(
-                f"{text[:meridiem.start()]}{hour24:02d}:{minute}:{second or '00'} {zone}"))
-    return _from_struct(parsed)
-
-
-def _from_struct(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, TypeError, OSError):
-        return None
-
-
-def _iso_date(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return _from_struct(feedparser_date(value))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def plausible(moment: datetime | None, now: datetime) -> datetime | None:
-    """`moment` if it can be a publication date seen at `now` (slightly ahead is clamped to
-    now: a wrong time zone), else None."""
-    if moment is None or moment < EARLIEST:
-        return None
-    if moment > now:
-        return now if moment - now <= FUTURE_SLACK else None
-    return moment
 
 
 # --------------------------------------------------------------------------- entries
@@ -374,8 +310,8 @@ class _Builder:
                   title=_title_text(item.get("title") if isinstance(item.get("title"), str)
                                     else None, "text/plain", base),
                   body_html=body, body_base=base,
-                  published=_iso_date(item.get("date_published"))
-                  or _iso_date(item.get("date_modified")),
+                  published=iso_date(item.get("date_published"))
+                  or iso_date(item.get("date_modified")),
                   author=author, image=_http_url(image, base) if isinstance(image, str) else None,
                   tags=[t for t in item.get("tags") or () if isinstance(t, str)])
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.errors import ParseError
+from pipeline.feeddates import parse_date, plausible
 from pipeline.models import FetchResult
-from pipeline.parse import parse_date, parse_document, plausible
+from pipeline.parse import parse_document
 
 from .conftest import FEEDS
 
