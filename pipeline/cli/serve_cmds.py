@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import AppContext, echo, info, main, pass_app
+from . import AppContext, echo, info, main, pass_app, writes_state
 
 
 @main.command()
@@ -25,6 +25,7 @@ def serve(app: AppContext, host: str, port: int) -> None:
 
 @main.command()
 @pass_app
+@writes_state
 def site(app: AppContext) -> None:
     """Write the static archive of sent issues (index.html, feed.xml, a page per issue)."""
     from ..site import write_site
