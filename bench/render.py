@@ -2,7 +2,8 @@
 
 RESULT render_vs_mjml2html: time of render.render_issue (Jinja2 MJML + compile + text part) for
 a 12-item issue divided by a bare mjml2html() of the same MJML, in the same run (goal <= 2).
-RESULT personalise_per_s: personalised MIME messages built per second by compose.build_message.
+RESULT personalise_per_s: personalised MIME messages composed per second (compose.Composer,
+prepared once per issue as `digest send` does).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from mjml import mjml2html  # noqa: E402
 
-from pipeline.compose import build_message  # noqa: E402
+from pipeline.compose import make_composer  # noqa: E402
 from pipeline.models import Subscriber  # noqa: E402
 from pipeline.render import render_issue  # noqa: E402
 from tests.conftest import make_newsletter  # noqa: E402
@@ -50,10 +51,12 @@ def main() -> None:
                               status="active") for i in range(2000)]
         now = datetime(2026, 11, 23, 12, tzinfo=UTC)
         key = b"k" * 32
+        # As `digest send` does: the per-issue parts once, then each reader's values.
         start = time.perf_counter()
+        composer = make_composer(config, rendered, key, now)
         size = 0
         for reader in readers:
-            size += len(build_message(config, rendered, reader, key, now).data)
+            size += len(composer.compose(reader).data)
         per_s = len(readers) / (time.perf_counter() - start)
         print(f"{len(readers)} messages, {size / len(readers) / 1000:.1f} KB each")
     print(f"RESULT render_vs_mjml2html={full / bare:.2f}")

@@ -129,19 +129,21 @@ def context(config: Config, issue: Issue) -> dict[str, Any]:
     }
 
 
-def render_mjml(config: Config, issue: Issue, env: jinja2.Environment | None = None) -> str:
+def render_mjml(config: Config, issue: Issue, env: jinja2.Environment | None = None,
+                values: dict[str, Any] | None = None) -> str:
     env = env or environment(config)
     try:
-        return env.get_template("email.mjml.j2").render(context(config, issue))
+        return env.get_template("email.mjml.j2").render(values or context(config, issue))
     except jinja2.TemplateError as exc:
         raise RenderError(f"template email.mjml.j2: {exc}",
                           hint="check your templates folder's override") from exc
 
 
-def render_text(config: Config, issue: Issue, env: jinja2.Environment | None = None) -> str:
+def render_text(config: Config, issue: Issue, env: jinja2.Environment | None = None,
+                values: dict[str, Any] | None = None) -> str:
     env = env or environment(config)
     try:
-        return env.get_template("email.txt.j2").render(context(config, issue))
+        return env.get_template("email.txt.j2").render(values or context(config, issue))
     except jinja2.TemplateError as exc:
         raise RenderError(f"template email.txt.j2: {exc}",
                           hint="check your templates folder's override") from exc
@@ -157,6 +159,7 @@ def compile_mjml(source: str) -> str:
 
 def render_issue(config: Config, issue: Issue) -> RenderedIssue:
     env = environment(config)
-    mjml_source = render_mjml(config, issue, env)
+    values = context(config, issue)  # one context for both parts
+    mjml_source = render_mjml(config, issue, env, values)
     return RenderedIssue(issue=issue, mjml=mjml_source, html=compile_mjml(mjml_source),
-                         text=render_text(config, issue, env))
+                         text=render_text(config, issue, env, values))
