@@ -1,10 +1,10 @@
 """Fetch stage: bytes for every configured feed, from http(s) or a local path.
 
-All feeds are fetched at once by a bounded pool of threads (`[fetch] concurrency`), each feed
-on its own httpx transport (one shared TLS context): a shared connection pool costs more than it
-saves when nearly every feed is on another host (httpcore scans the whole pool for every
-request), and httpx's synchronous path costs less CPU per request than its asyncio one
-(bench/fetch.py measured both). Each fetch has its own time limit
+All feeds are fetched at once by a bounded pool of threads (`[fetch] concurrency`), each request
+on its own connection (one shared TLS context) made by `httpget` on the standard library's
+http.client: with a hundred feeds at once the cost is the Python work per request, and httpx's
+layers cost several times more than http.client's (bench/fetch.py measured httpx's pooled,
+per-feed and asyncio variants before this). Each fetch has its own time limit
 (`timeout_seconds`, covering connect, redirects and the body) and the stage as a whole an
 overall deadline (`deadline_seconds`); the body is streamed and abandoned past `max_bytes`
 (after gzip/deflate decoding, so a compression bomb stops too). Redirects are followed by hand,
@@ -29,8 +29,7 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
+from . import httpget
 from .config import Config, FeedConfig
 from .models import FetchResult
 
@@ -67,9 +66,9 @@ def user_agent(config: Config) -> str:
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """httpx's default verifying context, built once per process (loading the CA bundle
-    takes tens of milliseconds)."""
-    return httpx.create_ssl_context()
+    """A verifying TLS context, built once per process (loading the CA bundle takes tens of
+    milliseconds)."""
+    return ssl.create_default_context()
 
 
 def fetch_all(config: Config, validators: dict[str, Validators] | None = None
@@ -158,39 +157,40 @@ class _Session:
             headers["If-None-Match"] = validators.etag
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        with httpx.HTTPTransport(verify=_tls_context(), retries=0) as transport:
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                limit = min(self.timeout, self.deadline - time.monotonic())
-                try:
-                    status, response_headers, body, final_url, moved = self._get(
-                        transport, feed.url, headers, time.monotonic() + limit)
-                except FetchFailed as exc:
-                    return _failed(feed, exc.reason, start, exc.http_status)
-                except httpx.TimeoutException:
-                    return _failed(feed, _timed_out(limit, self.timeout), start)
-                except httpx.HTTPError as exc:
-                    return _failed(feed, _describe(exc), start)
-                note = (f"moved permanently: update the URL in config.toml to {final_url}"
-                        if moved else None)
-                if status in RETRY_CODES and attempt < MAX_ATTEMPTS:
-                    wait_for = retry_after(response_headers.get("retry-after"))
-                    if wait_for is not None and time.monotonic() + wait_for < self.deadline:
-                        time.sleep(wait_for)
-                        continue
-                seconds = time.monotonic() - start
-                if status == 304:
-                    return FetchResult(feed.name, feed.url, final_url, "not_modified",
-                                       http_status=304, headers=response_headers,
-                                       seconds=seconds, note=note)
-                if not 200 <= status < 300:
-                    return _failed(feed, _http_error(status, response_headers), start, status,
-                                   final_url, note)
-                return FetchResult(feed.name, feed.url, final_url, "ok", http_status=status,
-                                   body=body, headers=response_headers, seconds=seconds,
-                                   note=note)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            limit = min(self.timeout, self.deadline - time.monotonic())
+            try:
+                status, response_headers, body, final_url, moved = self._get(
+                    feed.url, headers, time.monotonic() + limit)
+            except FetchFailed as exc:
+                return _failed(feed, exc.reason, start, exc.http_status)
+            except httpget.TimedOut:
+                return _failed(feed, _timed_out(limit, self.timeout), start)
+            except httpget.ConnectFailed as exc:
+                return _failed(feed, f"cannot connect: {exc}", start)
+            except httpget.BadResponse as exc:
+                return _failed(feed, str(exc), start)
+            note = (f"moved permanently: update the URL in config.toml to {final_url}"
+                    if moved else None)
+            if status in RETRY_CODES and attempt < MAX_ATTEMPTS:
+                wait_for = retry_after(response_headers.get("retry-after"))
+                if wait_for is not None and time.monotonic() + wait_for < self.deadline:
+                    time.sleep(wait_for)
+                    continue
+            seconds = time.monotonic() - start
+            if status == 304:
+                return FetchResult(feed.name, feed.url, final_url, "not_modified",
+                                   http_status=304, headers=response_headers,
+                                   seconds=seconds, note=note)
+            if not 200 <= status < 300:
+                return _failed(feed, _http_error(status, response_headers), start, status,
+                               final_url, note)
+            return FetchResult(feed.name, feed.url, final_url, "ok", http_status=status,
+                               body=body, headers=response_headers, seconds=seconds,
+                               note=note)
         raise AssertionError("unreachable: the last attempt always returns")  # pragma: no cover
 
-    def _get(self, transport: httpx.HTTPTransport, url: str, headers: dict[str, str],
+    def _get(self, url: str, headers: dict[str, str],
              until: float) -> tuple[int, dict[str, str], bytes, str, bool]:
         """GET with redirects followed by hand and the body streamed up to `max_bytes`, all
         before `until`. Returns the status, the headers (lower-case names), the body, the
@@ -198,50 +198,29 @@ class _Session:
         chain = [url]
         permanent = True
         while True:
-            left = until - time.monotonic()
-            if left <= 0:
-                raise httpx.ReadTimeout("time limit reached")
-            request = httpx.Request("GET", url, headers=headers, extensions={"timeout": {
-                "connect": left, "read": left, "write": left, "pool": left}})
-            response = transport.handle_request(request)
             try:
-                status = response.status_code
-                response_headers = {k.lower(): v for k, v in response.headers.items()}
-                location = response_headers.get("location")
-                if status in REDIRECT_CODES and location:
-                    permanent = permanent and status in PERMANENT_CODES
-                    target = urljoin(url, location.strip())
-                    if urlsplit(target).scheme not in ("http", "https"):
-                        raise FetchFailed(f"redirected to a non-http URL: {target}", status)
-                    if target in chain:
-                        raise FetchFailed("redirect loop: " + " → ".join([*chain, target]),
-                                          status)
-                    if len(chain) > MAX_REDIRECTS:
-                        raise FetchFailed(f"more than {MAX_REDIRECTS} redirects (last: "
-                                          f"{target})", status)
-                    chain.append(target)
-                    url = target
-                    continue
-                moved = permanent and len(chain) > 1
-                if not 200 <= status < 300:
-                    return status, response_headers, b"", url, moved
-                declared = response_headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > self.max_bytes:
-                    raise FetchFailed(f"body of {_mb(int(declared))} is over the "
-                                      f"{_mb(self.max_bytes)} limit", status)
-                parts: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise FetchFailed(f"body over the {_mb(self.max_bytes)} limit "
-                                          "(stopped reading)", status)
-                    if time.monotonic() > until:
-                        raise httpx.ReadTimeout("time limit reached while reading")
-                    parts.append(chunk)
-                return status, response_headers, b"".join(parts), url, moved
-            finally:
-                response.close()
+                response = httpget.get_once(url, headers, until, self.max_bytes, _tls_context())
+            except httpget.TooLarge as exc:
+                size = f"body of {_mb(exc.declared)} is" if exc.declared else "body"
+                raise FetchFailed(f"{size} over the {_mb(self.max_bytes)} limit"
+                                  + ("" if exc.declared else " (stopped reading)")) from exc
+            status, response_headers = response.status, response.headers
+            location = response_headers.get("location")
+            if status in REDIRECT_CODES and location:
+                permanent = permanent and status in PERMANENT_CODES
+                target = urljoin(url, location.strip())
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise FetchFailed(f"redirected to a non-http URL: {target}", status)
+                if target in chain:
+                    raise FetchFailed("redirect loop: " + " → ".join([*chain, target]), status)
+                if len(chain) > MAX_REDIRECTS:
+                    raise FetchFailed(f"more than {MAX_REDIRECTS} redirects (last: "
+                                      f"{target})", status)
+                chain.append(target)
+                url = target
+                continue
+            moved = permanent and len(chain) > 1
+            return status, response_headers, response.body, url, moved
 
 
 def _timed_out(limit: float, timeout: float) -> str:
@@ -277,17 +256,6 @@ def _http_error(status: int, headers: dict[str, str]) -> str:
         return f"HTTP {status} {phrase}" + (f" (Retry-After {wait_for} is past the deadline)"
                                              if wait_for else "")
     return f"HTTP {status} {phrase}".rstrip()
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect: {exc}" if str(exc) else "cannot connect"
-    if isinstance(exc, httpx.DecodingError):
-        return f"cannot decode the body: {exc}"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _mb(size: int) -> str:

@@ -130,10 +130,8 @@ def test_build_over_every_fixture_and_fault(tmp_path, http_server, cli):
     feeds, expected = serve_everything(http_server)
     news = make_newsletter(tmp_path / "news", feeds=feeds, lookback_days=10000, max_items=30,
                            extra=f"\n[fetch]\ntimeout_seconds = {TIMEOUT}\n")
-    start = time.monotonic()
     built = cli("--config", news.config_path, "build", "--now", PINNED_NOW)
     assert built.exit_code == 0, built.output
-    assert time.monotonic() - start < 30
 
     folder = news.issues / PINNED_WEEK
     report = json.loads((folder / "report.json").read_text())

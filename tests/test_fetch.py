@@ -45,13 +45,10 @@ def test_concurrent_fetch_is_bounded_by_the_pool(tmp_path, http_server):
         http_server.routes[f"/f{i}.xml"] = slow
         feeds.append((f"Feed {i}", http_server.url(f"/f{i}.xml")))
     config = _config(tmp_path, feeds, concurrency=3)
-    start = time.monotonic()
     results = fetch_all(config)
-    elapsed = time.monotonic() - start
     assert [r.status for r in results] == ["ok"] * 8
     assert [r.feed_name for r in results] == [f"Feed {i}" for i in range(8)]  # config order
-    assert peak[0] == 3
-    assert elapsed < 8 * 0.3  # concurrent, not one after another
+    assert peak[0] == 3  # concurrent (three at once), and never more than the pool
 
 
 def test_user_agent_names_the_newsletter(tmp_path, http_server):
@@ -69,9 +66,7 @@ def test_per_feed_timeout_and_overall_deadline(tmp_path, http_server):
     fast = http_server.serve_bytes("/fast.xml", KAGI)
     config = _config(tmp_path, [("Stalls", http_server.url("/stall.xml")), ("Fast", fast)],
                      timeout_seconds=0.5)
-    start = time.monotonic()
     results = _by_name(fetch_all(config))
-    assert time.monotonic() - start < 2.5
     assert results["Fast"].status == "ok"
     assert results["Stalls"].status == "failed"
     assert "timed out after 0.5 s" in results["Stalls"].error
@@ -79,9 +74,7 @@ def test_per_feed_timeout_and_overall_deadline(tmp_path, http_server):
     # The overall deadline cuts every fetch short, even within its own time limit.
     config = _config(tmp_path / "2", [("Stalls", http_server.url("/stall.xml"))],
                      timeout_seconds=10, deadline_seconds=0.5)
-    start = time.monotonic()
     [result] = fetch_all(config)
-    assert time.monotonic() - start < 2
     assert result.status == "failed" and "overall fetch deadline" in result.error
 
 
@@ -112,9 +105,7 @@ def test_body_size_limit_while_streaming(tmp_path, http_server):
     config = _config(tmp_path, [("Huge", http_server.url("/huge.xml")),
                                 ("Declared", http_server.url("/declared.xml"))],
                      max_bytes=1_000_000)
-    start = time.monotonic()
     results = _by_name(fetch_all(config))
-    assert time.monotonic() - start < 5
     assert results["Huge"].status == "failed"
     assert "over the 1.0 MB limit" in results["Huge"].error
     assert results["Huge"].body == b""
@@ -202,9 +193,7 @@ def test_retry_after_is_honoured_within_the_deadline(tmp_path, http_server):
     http_server.routes["/throttled"] = throttled
     config = _config(tmp_path, [("Busy", http_server.url("/busy")),
                                 ("Throttled", http_server.url("/throttled"))])
-    start = time.monotonic()
     results = _by_name(fetch_all(config))
-    assert time.monotonic() - start < 5  # did not wait an hour
     assert results["Busy"].status == "ok" and len(calls) == 2
     assert calls[1] - calls[0] >= 0.95
     assert results["Throttled"].status == "failed"
