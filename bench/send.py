@@ -88,11 +88,13 @@ helo = "bench.example.com"
 
 
 def set_list(config_path: Path, size: int) -> None:
-    """Exactly `size` active subscribers and an empty ledger."""
+    """Exactly `size` active subscribers, an empty ledger and the issue not sent yet (a sent
+    issue queues nobody new)."""
     config = load_config(config_path)
     conn = open_db(config.db_path)
     conn.execute("BEGIN")
     conn.execute("DELETE FROM deliveries")
+    conn.execute("UPDATE issues SET status = 'built', sent_at = NULL")
     conn.execute("DELETE FROM subscribers WHERE id > ?", (size,))
     have = conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
     conn.executemany(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .config import Config, SectionConfig
+from .config import UNMATCHED_SECTION_ID, Config, SectionConfig
+from .content import clip
 from .curated import CuratedExcerpt
 from .dedup import (
     TitleIndex,
@@ -21,8 +23,9 @@ from .dedup import (
 from .models import Entry, Issue, Item, Section
 from .weeks import week_day
 
-ALSO_ID = "also"
+ALSO_ID = UNMATCHED_SECTION_ID
 SUBJECT_MAX = 78  # keeps the subject whole on most phone inbox lists
+PREHEADER_MIN = 40  # check.py warns outside 40-110
 PREHEADER_MAX = 110
 
 
@@ -123,11 +126,26 @@ def curated_for_week(excerpts: list[CuratedExcerpt], week: str, now: datetime,
     return chosen
 
 
+def cap_curated(queue: list[CuratedExcerpt], max_items: int) -> list[CuratedExcerpt]:
+    """At most `max_items` excerpts, the first in the editor's order: the rest wait for the next
+    issue. An excerpt pinned to this week has no next issue, so it always goes in."""
+    room = max_items - sum(1 for e in queue if e.week is not None)
+    chosen = []
+    for excerpt in queue:
+        if excerpt.week is None:
+            if room <= 0:
+                continue
+            room -= 1
+        chosen.append(excerpt)
+    return chosen
+
+
 def select_entries(config: Config, entries: list[Entry], now: datetime,
                    published_keys: set[str], taken_urls: set[str],
-                   slots: int) -> list[Candidate]:
+                   slots: int, taken_titles: Iterable[str] = ()) -> list[Candidate]:
     """The best `slots` entries: in the lookback window, never published before (by canonical
-    URL, global GUID or a near-identical title), one per article across feeds, at most
+    URL, global GUID or a near-identical title), one per article across feeds and none of an
+    article already in the issue (`taken_urls`, `taken_titles`: the curated excerpts), at most
     max_per_source per feed. Unmatched entries go to the "also" section or are dropped
     ([issue] unmatched)."""
     lookback = timedelta(days=config.issue.lookback_days)
@@ -151,7 +169,7 @@ def select_entries(config: Config, entries: list[Entry], now: datetime,
     candidates.sort(key=lambda c: (-c.score, -c.entry.published.timestamp(), c.entry.url,
                                    c.entry.guid))
     history_titles = TitleIndex.from_history(published_keys)
-    chosen_titles = TitleIndex()
+    chosen_titles = TitleIndex(title_tokens(t) for t in taken_titles)
     chosen: list[Candidate] = []
     per_source: dict[str, int] = defaultdict(int)
     seen_urls = {f"url:{url}" for url in taken_urls}  # canonical URLs, as history keys
@@ -206,35 +224,51 @@ def _feed_item(candidate: Candidate) -> Item:
         image_alt=entry.title if entry.image else None, tags=entry.tags)
 
 
-def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:—–- ") + "…"
+def _distinct_titles(items: list[Item]) -> list[str]:
+    """Each article's title once, in the email's order: several excerpts of one interview
+    share its title, and "Also inside: X; X; X" would tell the reader nothing."""
+    titles: dict[str, str] = {}
+    for item in items:
+        titles.setdefault(" ".join(item.title.split()).casefold(), item.title)
+    return list(titles.values())
 
 
 def subject_and_preheader(config: Config, number: int, items: list[Item]) -> tuple[str, str]:
+    """The subject names the lead article; the preheader (PREHEADER_MIN to PREHEADER_MAX
+    characters, what inbox lists show after the subject) the next ones, as many whole titles as
+    fit, then how many more articles there are."""
     name = config.newsletter.name
-    lead = items[0].title if items else "This week in product careers"
-    subject = _clip(f"{config.issue.subject_prefix}{name} #{number}: {lead}", SUBJECT_MAX)
-    others = [i.title for i in items[1:4]]
-    if others:
-        preheader = "Also inside: " + "; ".join(others)
-        more = len(items) - 1 - len(others)
-        if more > 0:
-            preheader += f"; and {more} more"
-    else:
-        preheader = f"Issue #{number} of {name}: {config.newsletter.tagline or 'product careers'}"
-    preheader = _clip(preheader, PREHEADER_MAX)
-    return subject, preheader
+    titles = _distinct_titles(items)
+    lead = titles[0] if titles else "This week in product careers"
+    subject = clip(f"{config.issue.subject_prefix}{name} #{number}: {lead}", SUBJECT_MAX)
+    others = titles[1:]
+    preheader = ""
+    for count in range(1, min(3, len(others)) + 1):
+        more = len(others) - count
+        text = "Also inside: " + "; ".join(others[:count]) + (f"; and {more} more"
+                                                              if more else "")
+        if preheader and len(text) > PREHEADER_MAX:
+            break
+        preheader = text
+    tagline = config.newsletter.tagline
+    about = f"Issue #{number} of {name}: {tagline or 'this week in product careers'}"
+    if not preheader:
+        preheader = about
+    elif len(preheader) < PREHEADER_MIN:
+        # Too short, the inbox fills the rest of the line with the email's first words.
+        preheader = f"{preheader}. {tagline or about}"
+    return subject, clip(preheader, PREHEADER_MAX)
 
 
 def assemble(config: Config, week: str, number: int, now: datetime,
              excerpts: list[CuratedExcerpt], entries: list[Entry],
              published_keys: set[str], intro: str | None = None) -> Issue:
-    curated = curated_for_week(excerpts, week, now, published_keys)
+    curated = cap_curated(curated_for_week(excerpts, week, now, published_keys),
+                          config.issue.max_items)
     curated_urls = {canonical_url(e.url) for e in curated}
     slots = max(0, config.issue.max_items - len(curated))
-    chosen = select_entries(config, entries, now, published_keys, curated_urls, slots)
+    chosen = select_entries(config, entries, now, published_keys, curated_urls, slots,
+                            [e.title for e in curated])
 
     by_section: dict[str, list[Item]] = defaultdict(list)
     for excerpt in curated:

@@ -32,6 +32,7 @@ _TOKEN_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in TOKENS.values()) 
 _NAME_BY_TOKEN = {token: name for name, token in TOKENS.items()}
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 CRLF = "\r\n"
+_SOFT_BREAK = b"=\r\n"  # quoted-printable: the line goes on
 
 
 def header_safe(value: str) -> str:
@@ -50,19 +51,19 @@ def web_url(config: Config, week: str) -> str:
     return f"{config.newsletter.base_url.rstrip('/')}/issues/{week}/"
 
 
-def reader_links(config: Config, key: bytes, subscriber: Subscriber | None, week: str) -> Links:
-    base = config.newsletter.base_url.rstrip("/")
-    if subscriber is None:  # the public (archive) version: no personal link
-        return Links(f"{base}/unsubscribe", f"mailto:unsubscribe@{config.newsletter.sender_domain}",
-                     web_url(config, week))
+def _links(base: str, domain: str, key: bytes, subscriber_id: int | None, week: str) -> Links:
+    web = f"{base}/issues/{week}/"
+    if subscriber_id is None:  # the public (archive) version: no personal link
+        return Links(f"{base}/unsubscribe", f"mailto:unsubscribe@{domain}", web)
     # The contract with the web endpoint: tokens.verify(key, "unsubscribe", token) → (id, week).
-    token = sign(key, "unsubscribe", str(subscriber.id), week)
-    return Links(
-        unsubscribe=f"{base}/u/{token}",
-        unsubscribe_mailto=(f"mailto:unsubscribe@{config.newsletter.sender_domain}"
-                            f"?subject=unsubscribe%20{token}"),
-        web=web_url(config, week),
-    )
+    token = sign(key, "unsubscribe", str(subscriber_id), week)
+    return Links(f"{base}/u/{token}", f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
+                 web)
+
+
+def reader_links(config: Config, key: bytes, subscriber: Subscriber | None, week: str) -> Links:
+    return _links(config.newsletter.base_url.rstrip("/"), config.newsletter.sender_domain, key,
+                  subscriber.id if subscriber else None, week)
 
 
 def greeting(subscriber: Subscriber | None) -> str:
@@ -95,13 +96,9 @@ def public_version(config: Config, key: bytes, rendered: RenderedIssue) -> tuple
     return personalise(rendered, token_values(None, links))
 
 
-def message_id(config: Config, week: str, subscriber_key: str) -> str:
+def _message_id(domain: str, week: str, subscriber_key: str) -> str:
     """Stable per (issue, subscriber): a resend after a crash carries the same Message-ID, so
     receiving servers can fold the duplicate."""
-    return _message_id(config.newsletter.sender_domain, week, subscriber_key)
-
-
-def _message_id(domain: str, week: str, subscriber_key: str) -> str:
     digest = hashlib.sha256(f"{week}\x1f{subscriber_key}".encode()).hexdigest()[:20]
     return f"<{week}.{digest}@{domain}>"
 
@@ -142,8 +139,18 @@ def list_id(config: Config) -> str:
 
 
 def _qp(text: str) -> bytes:
-    # b2a_qp: '=' escaped, non-ASCII and trailing white space encoded, lines soft-wrapped at 76.
-    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    """Quoted-printable whose last line leaves room for the soft break ("=") that joins it to
+    the next piece: b2a_qp ends a text without a line break with a line of up to 76
+    characters, and RFC 2045 allows 76 including the "=". (b2a_qp: '=' escaped, non-ASCII
+    and trailing white space encoded, lines soft-wrapped at 76.)"""
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    start = encoded.rfind(b"\r\n") + 2 if b"\r\n" in encoded else 0
+    if len(encoded) - start > 75:
+        cut = start + 75
+        escape = encoded.rfind(b"=", cut - 2, cut)  # never split an "=XX" escape
+        cut = escape if escape != -1 else cut
+        encoded = encoded[:cut] + _SOFT_BREAK + encoded[cut:]
+    return encoded
 
 
 def _no_leading_dots(encoded: bytes) -> bytes:
@@ -170,8 +177,6 @@ def _split(body: str) -> tuple[list[bytes | str], tuple[int, ...]]:
                      else _no_leading_dots(_qp(piece)))
     return pieces, slots
 
-
-_SOFT_BREAK = b"=\r\n"
 
 
 def _fill(pieces: list[bytes | str], slots: tuple[int, ...], values: dict[str, str]) -> bytes:
@@ -212,14 +217,14 @@ class Composer:
     sign: Callable[[bytes], bytes] | None = field(default=None, repr=False)  # DKIM
 
     def links(self, subscriber: Subscriber) -> Links:
-        token = sign(self.key, "unsubscribe", str(subscriber.id), self.week)
-        return Links(f"{self.base_url}/u/{token}",
-                     f"mailto:unsubscribe@{self.sender_domain}?subject=unsubscribe%20{token}",
-                     f"{self.base_url}/issues/{self.week}/")
+        return _links(self.base_url, self.sender_domain, self.key, subscriber.id, self.week)
 
     def message_id(self, subscriber: Subscriber, recipient: str | None = None) -> str:
-        return _message_id(self.sender_domain, self.week,
-                           f"{subscriber.id}:{recipient or subscriber.email}")
+        # A test copy (`recipient`) never shares the real issue's Message-ID, even when sent
+        # to the reader's own address: servers that fold duplicates would drop the real one.
+        key = (f"{subscriber.id}:{subscriber.email}" if recipient is None
+               else f"test:{subscriber.id}:{recipient}")
+        return _message_id(self.sender_domain, self.week, key)
 
     def compose(self, subscriber: Subscriber, recipient: str | None = None) -> OutgoingMessage:
         """One personalised message. `recipient` overrides the To address (test copies)."""

@@ -19,7 +19,9 @@ from .errors import ConfigError
 from .tomlschema import Problems, build_dataclass
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+HHMM_VALID = "HH:MM, e.g. 07:00"
 KEYWORD_WEIGHT = re.compile(r"^(.*\S)\s*\^\s*(\d+(?:\.\d+)?)$")  # "keyword^2"
+UNMATCHED_SECTION_ID = "also"  # the section of feed items matching no [[sections]] keyword
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -40,13 +42,25 @@ def _http_url_problem(value: str) -> str | None:
     return None if re.match(r"^https?://[^\s/]+", value) else "must be an absolute http(s) URL"
 
 
+def _nonempty_problem(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _feed_url_problem(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty; valid: an http(s) URL or a path relative to the config file"
+    if "://" in value and not value.startswith(("http://", "https://")):
+        return f"{value!r}: only http(s) URLs or local paths"
+    return None
+
+
 def _address_problem(value: str) -> str | None:
     return None if "@" in value else "must contain an email address, e.g. 'Name <a@b.c>'"
 
 
 @dataclass(frozen=True)
 class NewsletterConfig:
-    name: str
+    name: str = field(metadata=_meta(check=_nonempty_problem))
     from_address: str = field(metadata=_meta(key="from", check=_address_problem,
                                              doc="sender, e.g. 'Name <a@b.c>'"))
     base_url: str = field(metadata=_meta(check=_http_url_problem,
@@ -73,9 +87,10 @@ class NewsletterConfig:
 class ScheduleConfig:
     mode: Literal["auto", "approval"] = "auto"
     weekday: str = field(default="monday", metadata=_meta(choices=WEEKDAYS))
-    time: str = field(default="07:00", metadata=_meta(pattern=HHMM))
+    time: str = field(default="07:00", metadata=_meta(pattern=HHMM, valid=HHMM_VALID))
     build_weekday: str | None = field(default=None, metadata=_meta(choices=WEEKDAYS))
-    build_time: str | None = field(default=None, metadata=_meta(pattern=HHMM))
+    build_time: str | None = field(default=None,
+                                   metadata=_meta(pattern=HHMM, valid=HHMM_VALID))
     min_new_items: int = field(default=0, metadata=_meta(min=0))
     run_missed_on_start: bool = True
 
@@ -93,8 +108,9 @@ class IssueConfig:
 
 @dataclass(frozen=True)
 class SectionConfig:
-    id: str = field(metadata=_meta(pattern=r"^[a-z0-9][a-z0-9-]*$"))
-    title: str
+    id: str = field(metadata=_meta(pattern=r"^[a-z0-9][a-z0-9-]*$", valid=(
+        "lower-case letters, digits and hyphens, e.g. 'breaking-in'")))
+    title: str = field(metadata=_meta(check=_nonempty_problem))
     keywords: tuple[str, ...] = field(default=(), metadata=_meta(
         doc='matched on word boundaries; "keyword^2" counts twice'))
     weight: float = 1.0
@@ -114,8 +130,9 @@ class SectionConfig:
 
 @dataclass(frozen=True)
 class FeedConfig:
-    name: str
-    url: str = field(metadata=_meta(doc="an http(s) URL or a path relative to the config file"))
+    name: str = field(metadata=_meta(check=_nonempty_problem))
+    url: str = field(metadata=_meta(check=_feed_url_problem,
+                                    doc="an http(s) URL or a path relative to the config file"))
     weight: float = 1.0
     enabled: bool = True
 
@@ -300,6 +317,9 @@ def _validate(config: Config, problems: Problems) -> None:
     for i, section in enumerate(config.sections):
         if section.id in seen:
             problems.add(f"sections[{i}].id", f"duplicate section id {section.id!r}")
+        if section.id == UNMATCHED_SECTION_ID:
+            problems.add(f"sections[{i}].id", f"{section.id!r} is reserved for the items that "
+                         "match no section ([issue] unmatched); valid: any other id")
         seen.add(section.id)
         for j, keyword in enumerate(section.keywords):
             if not keyword.strip() or ("^" in keyword and not KEYWORD_WEIGHT.match(keyword)):
@@ -311,8 +331,6 @@ def _validate(config: Config, problems: Problems) -> None:
         if feed.name in names:
             problems.add(f"feeds[{i}].name", f"duplicate feed name {feed.name!r}")
         names.add(feed.name)
-        if not feed.is_remote and "://" in feed.url:
-            problems.add(f"feeds[{i}].url", f"{feed.url!r}: only http(s) URLs or local paths")
     delivery = config.delivery
     if delivery.transport == "smtp" and delivery.smtp is None:
         problems.add("delivery.smtp", "required when delivery.transport = 'smtp' (needs host)")

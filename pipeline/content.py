@@ -120,6 +120,38 @@ def fragment_text(fragment: str, base_url: str | None = None) -> str:
     return html_to_text(sanitize_html(fragment, base_url))
 
 
+# Where decoded text still opens a tag: `&lt;script&gt;` in a feed's HTML, double-escaped markup
+# (`&amp;lt;p&amp;gt;`), a tag left unclosed.
+_MARKUP = re.compile(r"<[A-Za-z/!?]")
+UNESCAPE_ROUNDS = 3  # levels of escaping read as markup; deeper nesting is only stripped
+
+
+def strip_markup(text: str, base_url: str | None = None) -> str:
+    """Plain text with no markup left: text that still holds a tag once its entities are
+    decoded is read as untrusted HTML again (a script or iframe goes with its content)."""
+    for _ in range(UNESCAPE_ROUNDS):
+        if "<" not in text or not _MARKUP.search(text):
+            return text
+        text = fragment_text(text, base_url)
+    return _MARKUP.sub(lambda m: m.group(0)[1:], text)
+
+
+def plain_text(clean: str, base_url: str | None = None) -> str:
+    """Plain text of sanitised HTML, decoded and with no markup left (the `excerpt` contract)."""
+    return strip_markup(html_to_text(clean), base_url)
+
+
+# The email's per-reader placeholders are `%%NAME%%` (render.TOKENS), filled in for each reader
+# when sending: text from outside that spelled one would be filled in too, and a feed's link
+# ending in `?u=%%EMAIL%%` would hand every reader's address to its site.
+_TOKEN_MARK = re.compile(r"%{2,}")
+
+
+def defuse_tokens(text: str) -> str:
+    """Text from outside with no `%%` left in it (`100%%` reads as `100%`)."""
+    return _TOKEN_MARK.sub("%", text) if "%%" in text else text
+
+
 def normalize_space(text: str) -> str:
     text = _SPACES.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _BREAKS.sub("\n", text).strip()

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from .content import html_to_text, sanitize_html
-from .errors import CuratedError
+from .content import plain_text, sanitize_html
+from .errors import CuratedError, UsageError
+from .weeks import parse_week
 
 FENCE = "+++"
 REQUIRED = ("title", "url", "source", "section", "added")
@@ -45,6 +46,12 @@ class CuratedExcerpt:
     @property
     def sort_key(self) -> tuple:
         return (self.order if self.order is not None else 10**9, self.added, self.slug)
+
+
+def markdown_text(source: str) -> str:
+    """Markdown → HTML (raw HTML disabled) → sanitised → plain text: markup never survives, not
+    even HTML typed into the Markdown (which would otherwise come out as literal tags)."""
+    return plain_text(sanitize_html(_markdown.render(source)))
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -109,6 +116,14 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
     image = meta.get("image")
     if isinstance(image, str) and not image.startswith("https://"):
         problems.append(f"{path}:{key_line('image')}: image must be an absolute https URL")
+    week = meta.get("week")
+    if isinstance(week, str) and week.strip():
+        try:
+            parse_week(week)
+        except UsageError:
+            # A week no issue ever has would keep the excerpt out of every issue, silently.
+            problems.append(f"{path}:{key_line('week')}: week {week!r} is not an ISO week; "
+                            "valid: the form 2026-W48")
     section = meta.get("section")
     if section_ids is not None and isinstance(section, str) and section not in section_ids:
         problems.append(f"{path}:{key_line('section')}: section {section!r} is not configured; "
@@ -129,8 +144,7 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
     if problems:
         raise CuratedError("\n".join(problems), hint="see curated/README.md for the format")
 
-    # Markdown → HTML (raw HTML disabled) → sanitised → plain text: markup never survives.
-    excerpt = html_to_text(sanitize_html(_markdown.render(body)))
+    excerpt = markdown_text(body)
     return CuratedExcerpt(
         path=path,
         slug=path.stem,
@@ -177,5 +191,5 @@ def load_intro(folder: Path, week: str) -> str | None:
     path = folder / "_intros" / f"{week}.md"
     if not path.is_file():
         return None
-    text = html_to_text(sanitize_html(_markdown.render(path.read_text(encoding="utf-8-sig"))))
+    text = markdown_text(path.read_text(encoding="utf-8-sig"))
     return text or None

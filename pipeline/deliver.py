@@ -150,13 +150,19 @@ class SendSummary:
     remaining: int
 
 
+# Readers with no ledger row get the issue only until its delivery is complete: one who joins
+# later gets the next issue, and re-running a sent week sends nothing new.
+_NOT_SENT = "NOT EXISTS (SELECT 1 FROM issues WHERE id = ? AND status = 'sent')"
+
+
 def enqueue(conn: sqlite3.Connection, issue_id: str) -> int:
-    """Queue every active subscriber who has no row for this issue yet. Returns rows added."""
+    """Queue every active subscriber who has no row for this issue yet, unless the issue is
+    sent already. Returns rows added."""
     with transaction(conn):
         cursor = conn.execute(
             "INSERT OR IGNORE INTO deliveries (issue_id, subscriber_id, status, updated_at)"
-            " SELECT ?, id, 'queued', ? FROM subscribers WHERE status = 'active'",
-            (issue_id, utcnow()))
+            f" SELECT ?, id, 'queued', ? FROM subscribers WHERE status = 'active' AND {_NOT_SENT}",
+            (issue_id, utcnow(), issue_id))
     return cursor.rowcount
 
 
@@ -200,8 +206,9 @@ def plan(conn: sqlite3.Connection, issue_id: str, resend_failed: bool = False,
     statuses = _statuses(resend_failed)
     where = (f" FROM subscribers s LEFT JOIN deliveries d ON d.subscriber_id = s.id"
              f" AND d.issue_id = ? WHERE s.status = 'active'"
-             f" AND (d.status IS NULL OR d.status IN ({','.join('?' * len(statuses))}))")
-    args = (issue_id, *statuses)
+             f" AND ((d.status IS NULL AND {_NOT_SENT})"
+             f" OR d.status IN ({','.join('?' * len(statuses))}))")
+    args = (issue_id, issue_id, *statuses)
     count = conn.execute("SELECT count(*)" + where, args).fetchone()[0]
     first = [r[0] for r in conn.execute("SELECT s.email" + where + " ORDER BY s.id LIMIT ?",
                                         (*args, sample))]
@@ -272,14 +279,22 @@ def replay_journals(conn: sqlite3.Connection, issue_id: str, folder: Path | None
     return count
 
 
-def _set_status(conn: sqlite3.Connection, issue_id: str, ids: list[int], status: str) -> None:
-    if not ids:
-        return
-    now = utcnow()
+def claim(conn: sqlite3.Connection, issue_id: str, batch: list[Subscriber]) -> list[Subscriber]:
+    """Mark a batch `sending`, keeping only readers still active now: `pending` read its rows
+    up to ROW_BATCH ago, and a one-click unsubscribe (the web process) may have come since."""
+    if not batch:
+        return []
+    marks = ",".join("?" * len(batch))
     with transaction(conn):
-        conn.executemany("UPDATE deliveries SET status = ?, updated_at = ?"
+        active = {row[0] for row in conn.execute(
+            f"SELECT id FROM subscribers WHERE status = 'active' AND id IN ({marks})",
+            [s.id for s in batch])}
+        kept = [s for s in batch if s.id in active]
+        now = utcnow()
+        conn.executemany("UPDATE deliveries SET status = 'sending', updated_at = ?"
                          " WHERE issue_id = ? AND subscriber_id = ?",
-                         [(status, now, issue_id, sid) for sid in ids])
+                         [(now, issue_id, s.id) for s in kept])
+    return kept
 
 
 def deliver_batch(batch: list[Subscriber], compose: Callable[[Subscriber], OutgoingMessage],
@@ -338,16 +353,14 @@ def send_issue(conn: sqlite3.Connection, issue_id: str, pool: Pool,
         while True:
             if should_stop is not None and should_stop():
                 exhausted = True
-            starting: list[tuple[int, list[Subscriber]]] = []
             while fatal is None and idle and not exhausted:
                 batch = list(islice(rows, size))
                 if not batch:
                     exhausted = True
                     break
-                starting.append((idle.pop(), batch))
-            if starting:
-                _set_status(conn, issue_id, [s.id for _, b in starting for s in b], "sending")
-                for slot, batch in starting:
+                batch = claim(conn, issue_id, batch)
+                if batch:
+                    slot = idle.pop()
                     busy.add(slot)
                     pool.submit(slot, batch)
             if not busy:

@@ -18,7 +18,8 @@ def item_keys(item: Item, guid: str | None = None) -> list[str]:
     keys = history_keys(item.url, guid, item.title)
     if item.kind == "curated":
         # An excerpt is identified by its file: the editor may quote one article many times.
-        return [f"curated:{item.id.removeprefix('c-')}", keys[0]]
+        # Its URL and title keep a feed's copy of the article out of later issues.
+        return [f"curated:{item.id.removeprefix('c-')}", *keys]
     return keys
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .content import clip, is_https_url, normalize_space
+from .content import clip, defuse_tokens, is_https_url, normalize_space, strip_markup
 from .errors import FetchError
 
 HEAD_BYTES = 512_000  # meta tags live in <head>; never read a whole huge page
@@ -65,7 +65,9 @@ class _HeadParser(HTMLParser):
 def _text(value: str | None, limit: int) -> str | None:
     if not value:
         return None
-    text = normalize_space(value).replace("\n\n", " ")
+    # Meta values are text once their entities are decoded; markup in them (`&lt;b&gt;`) is
+    # the page's, never the excerpt's.
+    text = normalize_space(defuse_tokens(strip_markup(value))).replace("\n\n", " ")
     return clip(text, limit) if text else None
 
 

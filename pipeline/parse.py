@@ -29,11 +29,13 @@ import feedparser
 
 from .content import (
     clip,
+    defuse_tokens,
     fragment_text,
-    html_to_text,
     is_https_url,
     make_excerpt,
+    plain_text,
     sanitize_html,
+    strip_markup,
     title_from_text,
 )
 from .dedup import strip_tracking
@@ -43,7 +45,7 @@ from .models import Entry, FetchResult
 
 # Bump when a change here changes the entries made from the same bytes: entries stored for a
 # conditional GET under another version are not reused (the feed is fetched in full again).
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 TITLE_MAX = 200  # characters; some feeds put whole paragraphs in <title>
 TEXT_WORDS = 200  # words of plain text kept per entry for relevance matching
@@ -163,24 +165,16 @@ def _alternate_hint(body: bytes, result: FetchResult) -> str:
 
 
 _TAGLIKE = re.compile(r"</?[a-zA-Z][^<>]*>")
-
-
-def _text_of(clean: str, base: str) -> str:
-    """Plain text of sanitised HTML."""
-    text = html_to_text(clean)
-    # Double-escaped HTML (`&amp;lt;p&amp;gt;`) still reads as markup once decoded: it is HTML.
-    if "<" in text and _TAGLIKE.search(text):
-        text = fragment_text(text, base)
-    return text
+_HTML_KINDS = ("text/html", "application/xhtml+xml", "html", "xhtml")
 
 
 def _title_text(value: str | None, kind: str | None, base: str) -> str:
     if not value:
         return ""
-    if kind in ("text/html", "application/xhtml+xml", "html", "xhtml") or _TAGLIKE.search(value):
-        text = _text_of(sanitize_html(value, base), base)
+    if kind in _HTML_KINDS or _TAGLIKE.search(value):
+        text = plain_text(sanitize_html(value, base), base)
     else:
-        text = html.unescape(value) if "&" in value else value
+        text = strip_markup(html.unescape(value) if "&" in value else value, base)
     return clip(" ".join(text.split()), TITLE_MAX)
 
 
@@ -199,8 +193,10 @@ def _http_url(value: object, base: str) -> str | None:
         query = parse_qs(parts.query)
         target = (query.get("url") or query.get("q") or [None])[0]
         if target and target.startswith(("http://", "https://")):
-            return strip_tracking(target)
-    return strip_tracking(url)
+            url = target
+    url = strip_tracking(url)
+    # Never a per-reader placeholder (render.TOKENS): `%%` is no valid escape anyway.
+    return url.replace("%%", "%25%25") if "%%" in url else url
 
 
 _HREF_ATTR = re.compile(r'<a\s[^>]*?href="([^"]+)"')
@@ -210,6 +206,11 @@ _MEDIA_FILE = re.compile(r"\.(?:mp3|m4a|mp4|m4v|mov|ogg|oga|wav|webm)(?:$|\?)", 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:10]
+
+
+def _array(value: object) -> list[Any]:
+    """A JSON Feed array; anything else (a bare string would iterate as letters) is none."""
+    return value if isinstance(value, list) else []
 
 
 class _Builder:
@@ -296,7 +297,7 @@ class _Builder:
 
     def add_json_item(self, item: dict[str, Any], base: str) -> None:
         url = _http_url(item.get("url"), base) or _http_url(item.get("external_url"), base)
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        authors = _array(item.get("authors")) or [item.get("author")]
         author = next((a.get("name") for a in authors if isinstance(a, dict)
                        and isinstance(a.get("name"), str) and a.get("name")), None)
         body = item.get("content_html")
@@ -313,7 +314,7 @@ class _Builder:
                   published=iso_date(item.get("date_published"))
                   or iso_date(item.get("date_modified")),
                   author=author, image=_http_url(image, base) if isinstance(image, str) else None,
-                  tags=[t for t in item.get("tags") or () if isinstance(t, str)])
+                  tags=[t for t in _array(item.get("tags")) if isinstance(t, str)])
 
     # -- both
 
@@ -321,7 +322,7 @@ class _Builder:
              body_base: str, published: datetime | None, author: str | None,
              image: str | None, tags: list[str]) -> None:
         clean = sanitize_html(body_html, body_base)
-        text = _text_of(clean, body_base)
+        text = plain_text(clean, body_base)
         if not title and not text:
             self.skipped["empty (no title, no text)"] += 1
             return
@@ -337,6 +338,11 @@ class _Builder:
         if len(text.split()) <= 3 and _LINK_ONLY.fullmatch(clean.strip()):
             text = ""  # the whole body is one link: "Comments" (Hacker News)
         published = plausible(published, self.now)
+        title, text = defuse_tokens(title), defuse_tokens(text)
+        if isinstance(author, str):
+            author = defuse_tokens(author)
+        if isinstance(author, str) and ("<" in author or "&" in author):
+            author = plain_text(sanitize_html(author, body_base), body_base)  # "&lt;b&gt;Jane"
         author = " ".join(author.split()) if isinstance(author, str) and author.strip() else None
         self.entries.append(Entry(
             feed_name=self.feed_name,

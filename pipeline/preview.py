@@ -12,7 +12,9 @@ import base64
 import functools
 import html
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -204,7 +206,16 @@ class _Cdp:
 def _start_chromium(profile: Path, timeout: float) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen([find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                                 "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # its helpers go with it
+    try:
+        return process, _page_websocket(process, profile, timeout)
+    except BaseException:
+        _stop_chromium(process)
+        raise
+
+
+def _page_websocket(process: subprocess.Popen, profile: Path, timeout: float) -> str:
     port_file = profile / "DevToolsActivePort"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -214,15 +225,37 @@ def _start_chromium(profile: Path, timeout: float) -> tuple[subprocess.Popen, st
             raise PreviewError(f"Chromium exited with status {process.returncode}")
         time.sleep(0.05)
     else:
-        process.kill()
-        process.wait()
         raise PreviewError("Chromium did not open its DevTools port in time")
     port = port_file.read_text().splitlines()[0].strip()
     import httpx
 
     targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=timeout).json()
     page = next(t for t in targets if t.get("type") == "page")
-    return process, page["webSocketDebuggerUrl"]
+    return page["webSocketDebuggerUrl"]
+
+
+def _stop_chromium(process: subprocess.Popen) -> None:
+    """Stop the browser and its helper processes (its own process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        process.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def remove_profile(profile: Path, seconds: float = 5.0) -> None:
+    """Remove Chromium's profile folder. A helper process (crashpad) may still write into it
+    for a moment after the browser exits, so one rmtree can meet "Directory not empty":
+    retry for a while, then leave the leftovers in the temp folder rather than fail."""
+    deadline = time.monotonic() + seconds
+    while True:
+        shutil.rmtree(profile, ignore_errors=True)
+        if not profile.exists() or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
 
 
 def screenshot_html(html_body: str, folder: Path, widths: tuple[int, ...] = WIDTHS,
@@ -230,10 +263,11 @@ def screenshot_html(html_body: str, folder: Path, widths: tuple[int, ...] = WIDT
     """Lay `html_body` out at each width (device-metrics emulation) and colour scheme, measure
     it, and save `screenshot-<width>[-dark].png` plus `screenshots.json` in `folder`."""
     shots: list[Shot] = []
-    with tempfile.TemporaryDirectory(prefix="digest-chromium-") as profile:
+    profile = Path(tempfile.mkdtemp(prefix="digest-chromium-"))
+    try:
         from websockets.sync.client import connect
 
-        process, ws_url = _start_chromium(Path(profile), timeout)
+        process, ws_url = _start_chromium(profile, timeout)
         try:
             with connect(ws_url, max_size=None, open_timeout=timeout) as ws:
                 cdp = _Cdp(ws, timeout)
@@ -262,12 +296,9 @@ def screenshot_html(html_body: str, folder: Path, widths: tuple[int, ...] = WIDT
                                       data["height"], outside, data["min_contrast"],
                                       data["worst_text"], scheme))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_chromium(process)
+    finally:
+        remove_profile(profile)
     atomic_write_text(folder / "screenshots.json",
                       dumps_json([asdict(s) | {"overflows": s.overflows} for s in shots]))
     return shots

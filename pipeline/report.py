@@ -70,6 +70,8 @@ def summary_text(config: Config, report: dict[str, Any]) -> str:
              f"{headline(report)}.", ""]
     if report.get("message"):
         lines += [str(report["message"]), ""]
+    if "items" not in report:  # the issue could not be built: nothing more to tell
+        return "\n".join(lines)
     lines.append(f"Items: {report.get('items', 0)} ({report.get('new_items', 0)} new)")
     for section, count in (report.get("sections") or {}).items():
         lines.append(f"  {section}: {count}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from .assemble import assemble
 from .check import CheckReport, check_rendered
 from .compose import public_version
 from .config import Config
-from .errors import CheckFailed, ParseError
+from .errors import CheckFailed, ParseError, UsageError
 from .fetch import fetch_all
 from .history import item_keys, rebuild_history
 from .models import Entry, FeedReport, FetchResult, Issue, RenderedIssue, Subscriber
@@ -30,17 +31,13 @@ from .weeks import week_id
 class Timings:
     stages: dict[str, float] = field(default_factory=dict)
 
-    def measure(self, name: str):
-        timings = self
-
-        class _Timer:
-            def __enter__(self_inner):
-                self_inner.start = time.perf_counter()
-
-            def __exit__(self_inner, *exc):
-                timings.stages[name] = round(time.perf_counter() - self_inner.start, 4)
-
-        return _Timer()
+    @contextmanager
+    def measure(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(time.perf_counter() - start, 4)
 
 
 @dataclass(frozen=True)
@@ -178,6 +175,7 @@ def build(config: Config, week: str | None, now: datetime) -> BuildResult:
     week = week or week_id(now, config.newsletter.tz)
     conn = db(config)
     try:
+        refuse_rebuild(conn, week)
         section_ids = {s.id for s in config.sections}
         with timings.measure("curate"):
             excerpts = curated.load_excerpts(config.curated_dir, section_ids)
@@ -256,8 +254,12 @@ def send(config: Config, week: str, now: datetime, transport: deliver.Transport,
     from .store import connect
     from .transports.pool import open_pool
 
+    conn = db(config)  # migrated before any worker opens the ledger
+    try:
+        ensure_sendable(conn, config, week)
+    finally:
+        conn.close()
     composer, _ = _send_setup(config, week, now)
-    db(config).close()  # migrate before any worker opens the ledger
     journals = config.state_dir / "journal"
     pool = open_pool(transport, composer.compose, retry_policy(config),
                      lambda: connect(config.db_path), journals, week, config.delivery.rate_limit)
@@ -349,8 +351,39 @@ def seed_subscribers(conn: sqlite3.Connection, config: Config) -> None:
 
 
 def delivery_started(conn: sqlite3.Connection, week: str) -> bool:
-    return conn.execute("SELECT 1 FROM deliveries WHERE issue_id = ? LIMIT 1",
-                        (week,)).fetchone() is not None
+    """Delivery of `week` has started (ledger rows) or finished (even to no one): its archived
+    issue is what readers got, so it is never rebuilt."""
+    return conn.execute("SELECT 1 FROM deliveries WHERE issue_id = ? UNION ALL"
+                        " SELECT 1 FROM issues WHERE id = ? AND status = 'sent' LIMIT 1",
+                        (week, week)).fetchone() is not None
+
+
+def refuse_rebuild(conn: sqlite3.Connection, week: str) -> None:
+    """`digest build` of a week whose delivery has started would change what the rest of its
+    readers get (a resumed send re-renders issue.json) and what its archive shows."""
+    if delivery_started(conn, week):
+        sent = deliver.counts(conn, week).get("sent", 0)
+        raise UsageError(f"issue {week}: delivery has started ({sent} sent), so it is not"
+                         " rebuilt: its archive stays what its readers got",
+                         hint=f"`digest send --week {week}` finishes its delivery; to build"
+                              " another week, name it with --week")
+
+
+def ensure_sendable(conn: sqlite3.Connection, config: Config, week: str) -> None:
+    """`digest send` never sends a skipped week (its items rolled over to the next issue) nor,
+    in approval mode, an unapproved one; a delivery already under way always resumes."""
+    if delivery_started(conn, week):
+        return
+    row = conn.execute("SELECT status FROM issues WHERE id = ?", (week,)).fetchone()
+    status = row[0] if row else None
+    if status == "skipped":
+        raise UsageError(f"issue {week} was skipped: its items roll over to the next issue,"
+                         " so sending it would repeat them",
+                         hint=f"`digest run --week {week}` rebuilds the week and sends it if"
+                              " it is due")
+    if config.schedule.mode == "approval" and status != "approved":
+        raise UsageError(f"issue {week} is not approved ([schedule] mode = \"approval\")",
+                         hint=f"review it, then `digest approve {week}`")
 
 
 def __getattr__(name: str) -> Any:

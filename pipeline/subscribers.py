@@ -134,10 +134,6 @@ def iter_rows(conn: sqlite3.Connection, status: str | None = None) -> Iterator[d
         yield dict(row)
 
 
-def count_active(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
-
-
 @dataclass(frozen=True)
 class ImportReport:
     added: int

@@ -25,16 +25,21 @@ def signing_key(state_dir: Path) -> bytes:
     path = state_dir / KEY_FILE
     if not path.is_file():
         state_dir.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked into place: link() never replaces,
+        # so of two processes starting at once the first key wins and neither can read a
+        # half-written (empty) key file, as it could after an O_EXCL create.
+        tmp = state_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            # O_EXCL: two processes starting at once must not write two different keys.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 

@@ -29,9 +29,15 @@ def _type_name(tp: Any) -> str:
     if origin in (types.UnionType, typing.Union):
         return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
     if origin is tuple:
-        return f"an array of {_type_name(typing.get_args(tp)[0])}"
+        item = typing.get_args(tp)[0]
+        return "an array of " + ("tables" if dataclasses.is_dataclass(item) else
+                                 _PLURALS.get(item, _type_name(item)))
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
             Path: "a path (string)"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+_PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "true/false values",
+            Path: "paths (strings)"}
 
 
 def _convert(value: Any, tp: Any, where: str, root: Path, problems: Problems) -> Any:
@@ -51,7 +57,8 @@ def _convert(value: Any, tp: Any, where: str, root: Path, problems: Problems) ->
             problems.add(where, f"expected {_type_name(tp)}, got {type(value).__name__}")
             return None
         items = [_convert(v, item_tp, f"{where}[{i}]", root, problems) for i, v in enumerate(value)]
-        return tuple(items)
+        # One bad item (its problems already recorded) makes the whole array unusable.
+        return None if any(item is None for item in items) else tuple(items)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             problems.add(where, f"expected a table, got {type(value).__name__}")
@@ -92,8 +99,8 @@ def _check_constraints(f: dataclasses.Field, value: Any, where: str, problems: P
     if "choices" in meta and value not in meta["choices"]:
         problems.add(where, f"{value!r} is not valid; valid: {', '.join(meta['choices'])}")
     if "pattern" in meta and isinstance(value, str) and not re.match(meta["pattern"], value):
-        example = {"time": "HH:MM, e.g. 07:00"}.get(f.name.removeprefix("build_"), meta["pattern"])
-        problems.add(where, f"{value!r} is not valid; expected {example}")
+        expected = meta.get("valid", meta["pattern"])
+        problems.add(where, f"{value!r} is not valid; expected {expected}")
     if "min" in meta and isinstance(value, int | float) and value < meta["min"]:
         problems.add(where, f"{value!r} is too small; minimum {meta['min']}")
     if "max" in meta and isinstance(value, int | float) and value > meta["max"]:

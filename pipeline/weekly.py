@@ -98,9 +98,8 @@ def _gate(config: Config, week: str, now: datetime, result: BuildResult, fixed: 
         return "skipped", (f"{would}skipped: {new_items} new item(s), fewer than [schedule]"
                            f" min_new_items = {minimum}; they roll over to the next issue")
     if config.schedule.mode == "approval":
-        due = send_at(config, week)
-        when = f"{due.astimezone(config.newsletter.tz):%A %Y-%m-%d %H:%M %Z}"
-        if now < due:
+        when = _when(config, week)
+        if now < send_at(config, week):
             return "draft", (f"draft built, not sent: approve it with `digest approve {week}`"
                              f" before its send time, {when}")
         if not dry_run:
@@ -130,15 +129,21 @@ def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
         # rebuilt (and fetched again) first.
         late_draft = (config.schedule.mode == "approval" and state in ("built", "skipped")
                       and now >= send_at(config, week))
-        active = conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'"
-                              ).fetchone()[0]
+        would_get = deliver.plan(conn, week, sample=0)[0]  # for a dry run
         build_config = rollover_config(config, conn, week)
     finally:
         conn.close()
     if fixed or late_draft:
         result = archived_result(config, week)
     else:
-        result = build(build_config, week, now)
+        try:
+            result = build(build_config, week, now)
+        except PipelineError as exc:  # e.g. a malformed excerpt file: the editor must know
+            if notify and not dry_run:
+                hint = f" ({exc.hint})" if exc.hint else ""
+                send_to_editor(config, {"id": week, "status": "not_sent",
+                                        "message": f"not built: {exc.message}{hint}"}, now)
+            raise
     summary: deliver.SendSummary | None = None
     timings: dict[str, float] = {}
     # Approval mode sends an approved issue at its send time, not earlier (a cron line at the
@@ -151,14 +156,17 @@ def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
         ok = status != "not_sent"
     elif dry_run:
         status, ok = "dry_run", True
-        message = f"dry run: would send to {active} active subscriber(s)"
+        message = f"dry run: would send to {would_get} active subscriber(s)"
     else:
         transport = make_transport(config)
         started = time.perf_counter()
         try:
             summary = send(config, week, now, transport, should_stop=should_stop)
-        except PipelineError as exc:
-            _finish(config, week, now, result, "not_sent", f"not sent: {exc.message}", None,
+        except PipelineError as exc:  # the relay went away…: say how far the send got
+            sofar = _ledger_summary(config, week)
+            status, message = (("partial", f"stopped: {exc.message}; the next run resumes")
+                               if sofar.sent else ("not_sent", f"not sent: {exc.message}"))
+            _finish(config, week, now, result, status, message, sofar,
                     {"send": round(time.perf_counter() - started, 4)}, notify)
             raise
         finally:
@@ -180,6 +188,18 @@ def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
     outbox = config.state_dir / "outbox" if config.delivery.transport == "maildir" else None
     return RunOutcome(result, summary, ok, message, outbox if summary else None, status,
                       report, editor)
+
+
+def _ledger_summary(config: Config, week: str) -> deliver.SendSummary:
+    """The week's whole ledger as a SendSummary (every message sent so far counts as sent)."""
+    conn = db(config)
+    try:
+        c = deliver.counts(conn, week)
+        remaining = deliver.count_pending(conn, week)
+    finally:
+        conn.close()
+    return deliver.SendSummary(week, c.get("sent", 0), c.get("failed", 0), c.get("bounced", 0),
+                               0, remaining)
 
 
 def _finish(config: Config, week: str, now: datetime, result: BuildResult, status: str,

@@ -130,3 +130,31 @@ def test_a_rebuild_after_approval_needs_a_new_approval(approval_news, cli):
     late = run(cli, news, AT_SEND)
     assert "not approved by its send time" in late.output
     assert news.outbox_messages() == []
+
+
+def test_digest_send_never_sends_an_unapproved_or_skipped_week(approval_news, cli):
+    news = approval_news
+    send = ("--config", news.config_path, "send", "--week", WEEK)
+    assert run(cli, news, BEFORE_SEND).exit_code == 0  # a draft
+    refused = cli(*send)
+    assert refused.exit_code == 2, refused.output
+    assert "not approved" in refused.output and f"digest approve {WEEK}" in refused.output
+    assert news.outbox_messages() == []
+    # Test copies stay possible: they are how the editor reviews the draft.
+    copy = cli(*send, "--to", "editor@pmcareerdigest.example.com")
+    assert copy.exit_code == 0, copy.output
+    assert len(news.outbox_messages()) == 1
+    # Skipped at the send time: its items roll over, so sending it would repeat them.
+    assert "skipped" in run(cli, news, AT_SEND).output
+    skipped = cli(*send)
+    assert skipped.exit_code == 2 and "was skipped" in skipped.output, skipped.output
+    assert len(news.outbox_messages()) == 1
+
+
+def test_digest_send_sends_an_approved_week(approval_news, cli):
+    news = approval_news
+    assert run(cli, news, BEFORE_SEND).exit_code == 0
+    assert cli("--config", news.config_path, "approve", WEEK).exit_code == 0
+    sent = cli("--config", news.config_path, "send", "--week", WEEK)
+    assert sent.exit_code == 0, sent.output
+    assert "2 sent" in sent.output and status(news) == "sent"

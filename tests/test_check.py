@@ -84,6 +84,21 @@ def test_crafted_bad_issue_fails_with_its_reason(cli, news: Path, case: str) -> 
     assert "check failed" in result.output
 
 
+def test_markers_in_a_feed_items_own_words_are_not_placeholders(cli, news: Path) -> None:
+    # An article titled "The TODO list…" or quoting "{{ }}" is the publisher's wording: it must
+    # not stop the send. The same words in the editor's own text still do (cases above).
+    issue = sample_issue(12)
+    feed = next(s for s in issue.sections if s.items[0].kind == "feed")
+    first = replace(feed.items[0], title="The TODO list that got TK Maxx's PM promoted",
+                    excerpt="Write {{ name }} in the template, the author says. TODO: nothing.")
+    issue = replace(issue, subject=f"PM Career Digest #12: {first.title}", sections=tuple(
+        replace(s, items=(first, *s.items[1:])) if s is feed else s for s in issue.sections))
+    write_issue(news, issue)
+    result = run_check(cli, news)
+    assert result.exit_code == 0, result.output
+    assert "placeholder" not in result.output
+
+
 TEMPLATE_CASES = {
     "no unsubscribe link": ("email/footer.mjml.j2", '<a href="{{ tokens.unsubscribe_url }}"',
                             '<a href="{{ tokens.web_url }}"',

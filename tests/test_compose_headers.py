@@ -100,6 +100,9 @@ def test_message_id_is_stable_per_issue_and_reader(rendered):
     other = dataclasses.replace(READER, id=43, email="grace@example.com")
     assert composer.compose(other).message_id != first
     assert composer.compose(READER, recipient="editor@example.com").message_id != first
+    # A test copy to the reader's own address must not share the real issue's Message-ID
+    # (Gmail folds messages with one ID: the real issue would be dropped as a duplicate).
+    assert composer.compose(READER, recipient=READER.email).message_id != first
 
 
 def test_subject_injection_and_non_ascii(rendered):
@@ -172,3 +175,23 @@ def test_dkim_bad_key_file_is_a_config_error(tmp_path):
     junk.write_text("not a key")
     with pytest.raises(ConfigError, match="not a usable DKIM key"):
         load_signer(DkimConfig("example.com", "s", junk))
+
+
+@pytest.mark.parametrize("width", [74, 75, 76, 77])
+def test_quoted_printable_lines_stay_within_76_around_reader_values(rendered, width):
+    """RFC 2045: an encoded line is at most 76 characters, the soft break's "=" included,
+    also where a per-reader value is joined to a literal piece of any length."""
+    from pipeline.render import TOKENS
+
+    config, issue = rendered
+    body = ("x" * width + TOKENS["greeting"] + "y" * width + "=" + TOKENS["web_url"]
+            + "é" * width + "\n")
+    crafted = dataclasses.replace(issue, html=body, text=body)
+    message = make_composer(config, crafted, KEY, NOW).compose(READER)
+    lines = message.data.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+    assert max(len(line) for line in lines) <= 76
+    text, html = parse(message.data).get_payload()
+    links = reader_links(config, KEY, READER, PINNED_WEEK)
+    want_html, want_text = personalise(crafted, token_values(READER, links))
+    assert text.get_content().replace("\r\n", "\n") == want_text
+    assert html.get_content().replace("\r\n", "\n") == want_html

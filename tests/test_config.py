@@ -70,6 +70,44 @@ def test_missing_required_keys_and_wrong_types(tmp_path):
     assert "feeds[0].url: required" in problems
 
 
+def test_sections_and_feeds_problems_say_what_is_valid(tmp_path):
+    news = make_newsletter(tmp_path / "news")
+    text = news.config_path.read_text()
+    text = text[:text.index("[[sections]]")] + (
+        '[[sections]]\nid = "Breaking In"\ntitle = " "\nkeywords = "pm"\n\n'
+        '[[feeds]]\nname = ""\nurl = "ftp://x.test/feed"\n\n'
+        '[[feeds]]\nname = "B"\nurl = ""\n\n') + text[text.index("[curated]"):]
+    news.write_config(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(news.config_path)
+    problems = "\n".join(excinfo.value.problems)
+    for expected in (
+        "sections[0].id: 'Breaking In' is not valid; expected lower-case letters, digits and "
+        "hyphens, e.g. 'breaking-in'",
+        "sections[0].title: must not be empty",
+        "sections[0].keywords: expected an array of strings, got str",
+        "feeds[0].name: must not be empty",
+        "feeds[0].url: 'ftp://x.test/feed': only http(s) URLs or local paths",
+        "feeds[1].url: must not be empty; valid: an http(s) URL or a path relative to the "
+        "config file",
+    ):
+        assert expected in problems, problems
+    assert len(excinfo.value.problems) == 6
+
+
+def test_the_unmatched_section_id_is_reserved(tmp_path):
+    # A [[sections]] "also" would share its items with the "Also worth reading" section:
+    # every item of it would be in the email twice.
+    news = make_newsletter(tmp_path / "news")
+    text = news.config_path.read_text().replace(
+        "[[sections]]", '[[sections]]\nid = "also"\ntitle = "Also"\n\n[[sections]]', 1)
+    news.write_config(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(news.config_path)
+    assert any("sections[0].id: 'also' is reserved for the items that match no section" in p
+               for p in excinfo.value.problems), excinfo.value.problems
+
+
 def test_smtp_transport_needs_its_table(tmp_path):
     news = make_newsletter(tmp_path / "news", extra='\n[delivery]\ntransport = "smtp"\n')
     with pytest.raises(ConfigError) as excinfo:

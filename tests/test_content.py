@@ -8,7 +8,9 @@ from pipeline.content import (
     html_to_text,
     is_https_url,
     make_excerpt,
+    plain_text,
     sanitize_html,
+    strip_markup,
     title_from_text,
 )
 
@@ -104,3 +106,13 @@ def test_is_https_url():
     assert not is_https_url("https:///nohost")
     assert not is_https_url("//example.com/a.png")
     assert not is_https_url(None)
+
+
+def test_plain_text_has_no_markup_even_after_decoding():
+    # Escaped once, twice, or left unclosed: still no tag once the entities are decoded.
+    assert plain_text("<p>Pay &lt;b&gt;bands&lt;/b&gt; &amp; equity</p>") == "Pay bands & equity"
+    assert plain_text("<p>A &lt;script&gt;alert(1)&lt;/script&gt; B</p>") == "A B"
+    assert plain_text("<p>Salaries &lt;iframe src=x</p>") == "Salaries"
+    assert strip_markup("x <b>y</b> &lt;i&gt;z") == "x y z"  # each round decodes a level
+    # Comparisons are prose, not markup.
+    assert plain_text("<p>Offers &lt; 100k &amp; 3 &gt; 2</p>") == "Offers < 100k & 3 > 2"

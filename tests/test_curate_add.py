@@ -105,3 +105,16 @@ def test_failures_say_what_to_do(tmp_path, http_server, cli):
     unclear = cli("--config", news.config_path, "curate", "add", bare, "--quote", "Q")
     assert unclear.exit_code == 2 and "--section" in unclear.output
     assert list((news.root / "curated").glob("*.md")) == []
+
+
+def test_markup_in_meta_tags_never_reaches_the_excerpt_file():
+    from pipeline.pagemeta import parse_head
+
+    head = ('<head><meta property="og:title" content="&lt;b&gt;Pay&lt;/b&gt; bands">'
+            '<meta name="author" content="%%EMAIL%%">'
+            '<meta property="og:description" content="Salaries &lt;script&gt;alert(1)'
+            '&lt;/script&gt;rose &amp; fell &lt;img src=x onerror=alert(1)&gt;"></head>')
+    meta = parse_head(head, "https://example.com/a")
+    assert meta.title == "Pay bands"
+    assert meta.description == "Salaries rose & fell"
+    assert meta.author == "%EMAIL%"  # never a per-reader placeholder

@@ -60,6 +60,8 @@ def test_markdown_body_becomes_plain_text(tmp_path):
     ("> Treat yourself as a **product**, and the hiring organization as your customer &amp; "
      "more.\n", "", ":10: the excerpt (the text after the front matter) is empty"),
     ("+++\ntitle", "title", ":1: the file must start with a '+++'"),
+    ("added = 2026-11-20T09:00:00Z", 'added = 2026-11-20T09:00:00Z\nweek = "2026-48"',
+     ":9: week '2026-48' is not an ISO week; valid: the form 2026-W48"),
     ("+++\n> ", "> ", ":1: the front matter opened here is never closed"),
 ])
 def test_malformed_file_names_path_and_line(tmp_path, old, new, expected):
@@ -97,3 +99,13 @@ def test_week_intro(tmp_path):
     (tmp_path / "_intros" / "2026-W48.md").write_text("Hello *readers*.\n\nSecond.", "utf-8")
     assert load_intro(tmp_path, "2026-W48") == "Hello readers.\n\nSecond."
     assert load_intro(tmp_path, "2026-W49") is None
+
+
+def test_html_typed_into_the_markdown_never_reaches_the_excerpt(tmp_path):
+    # Raw HTML is off in the Markdown, so it would come out as literal tags: plain text only.
+    path = tmp_path / "a.md"
+    path.write_text(GOOD.replace("**product**", "<b>product</b><script>alert(1)</script>"),
+                    encoding="utf-8")
+    excerpt = parse_excerpt(path, SECTIONS).excerpt
+    assert excerpt == ("Treat yourself as a product, and the hiring organization as your "
+                       "customer & more.")

@@ -112,9 +112,11 @@ def test_history_is_rebuildable_from_the_archive(tmp_path):
         rows = {k: (i, item) for k, i, item in conn.execute("SELECT * FROM published")}
     finally:
         conn.close()
-    assert count == len(rows) == 7
+    assert count == len(rows) == 8
     assert "url:https://stale.test/" not in rows
     assert rows["curated:2026-11-17-roadmaps"] == ("2026-W47", "c-2026-11-17-roadmaps")
+    # A curated article's title too: a feed's copy of it under another URL stays out.
+    assert rows["title:a are communication roadmaps tool"] == ("2026-W47", "c-2026-11-17-roadmaps")
     # The first issue to carry an article keeps it.
     assert rows["url:https://x.test/a"] == ("2026-W47", "f-1")
     assert rows["title:a about discovery feed item"] == ("2026-W47", "f-1")

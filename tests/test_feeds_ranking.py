@@ -122,6 +122,11 @@ def test_per_source_cap_and_dedup_across_feeds(tmp_path):
     curated = select_entries(config, [entry("Interview", "https://curated.test/x/")], NOW,
                              set(), {"https://curated.test/x"}, 5)
     assert curated == []
+    # Nor one with the curated article's title under another URL (a syndicated copy).
+    copy = entry("Ten interview questions every hiring manager asks", "https://mirror.test/q")
+    assert select_entries(config, [copy], NOW, set(), set(), 5) != []
+    assert select_entries(config, [copy], NOW, set(), set(), 5, taken_titles=[
+        "Ten Interview Questions Every Hiring Manager Asks"]) == []
 
 
 def test_nothing_published_in_an_earlier_issue_comes_back(tmp_path):
@@ -150,3 +155,59 @@ def test_distinct_articles_sharing_a_guid_in_one_feed_both_count(tmp_path):
     same_link = [e for e in entries if e.url == "http://scripting.com/2017/06/25.html#a080631"]
     assert len(same_link) == 2 and same_link[0].guid != same_link[1].guid
     assert {e.excerpt[:20] for e in same_link} == {"Good morning Interne", "In 2015 I wrote that"}
+
+
+def _item(title: str, n: int):
+    from pipeline.models import Item
+
+    return Item(id=f"c-{n}", kind="curated", title=title, url=f"https://x.test/{n}",
+                source="S", author=None, published=None, excerpt="e", note=None)
+
+
+def test_subject_and_preheader_name_each_article_once(tmp_path):
+    from pipeline.assemble import subject_and_preheader
+
+    config = _config(tmp_path)
+    journey = "The Journey to Becoming a Product Manager"
+    items = [_item(journey, n) for n in range(4)] + [
+        _item("How to Hire a Product Manager", 5), _item(journey, 6),
+        _item("Product Manager vs. Product Owner", 7),
+        _item("There are 3 levels to product work", 8), _item("A Layoff Guide", 9)]
+    subject, preheader = subject_and_preheader(config, 12, items)
+    assert subject.endswith(f"#12: {journey}")
+    # Several excerpts of the lead article: the preheader names the other articles, once
+    # each, as many whole titles as fit in 110 characters, then how many more there are.
+    assert journey not in preheader
+    assert preheader == ("Also inside: How to Hire a Product Manager; Product Manager vs. "
+                         "Product Owner; and 2 more")
+    assert 40 <= len(preheader) <= 110
+    # One short other title: padded with the tagline so the inbox shows no body text.
+    _, short = subject_and_preheader(config, 12, [_item(journey, 1), _item("Pay", 2)])
+    assert short.startswith("Also inside: Pay. ") and 40 <= len(short) <= 110
+    # Only excerpts of one article: the issue and what the newsletter is about.
+    _, alone = subject_and_preheader(config, 12, [_item(journey, 1), _item(journey, 2)])
+    assert alone.startswith("Issue #12 of PM Career Digest: ") and 40 <= len(alone) <= 110
+
+
+def test_curated_excerpts_fill_at_most_max_items_the_rest_wait(tmp_path):
+    from dataclasses import replace
+
+    from pipeline.assemble import assemble
+    from pipeline.curated import load_excerpts
+
+    from .conftest import ROOT
+
+    news = make_newsletter(tmp_path / "news", max_items=4)
+    config = news.config()
+    excerpts = load_excerpts(ROOT / "curated", {s.id for s in config.sections})
+    assert len(excerpts) > 5
+    # The last one in the editor's order is pinned to this week: it has no later issue.
+    excerpts[-1] = replace(excerpts[-1], week="2026-W48")
+    issue = assemble(config, "2026-W48", 1, NOW, excerpts, [], set())
+    ids = {item.id for item in issue.items}
+    assert len(ids) == 4
+    assert ids == {f"c-{e.slug}" for e in excerpts[:3]} | {f"c-{excerpts[-1].slug}"}
+    # The next week's issue takes the ones that waited, in the editor's order.
+    later = assemble(config, "2026-W49", 2, NOW + timedelta(days=7), excerpts, [],
+                     {f"curated:{i.removeprefix('c-')}" for i in ids})
+    assert {item.id for item in later.items} == {f"c-{e.slug}" for e in excerpts[3:7]}

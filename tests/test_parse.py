@@ -272,3 +272,47 @@ def test_wrong_content_type_still_parses():
     parsed = parse("rss2_iso-8859-1_jornal-de-noticias.xml",
                    headers={"content-type": "text/html; charset=utf-8"})
     assert parsed.entries[0].title == "Mãe de utente é a nova presidente da Raríssimas"
+
+
+def test_escaped_markup_never_reaches_plain_text():
+    """`&lt;script` without a closing `>` in the body, markup in a plain-text title: the
+    excerpt and the title are plain text with no tag left in them."""
+    feed = b"""<rss version="2.0"><channel><title>T</title><item>
+    <title>Why &lt;script src=x is bad</title><link>https://example.com/a</link>
+    <description>&lt;p&gt;Salary &amp;amp; equity &amp;lt;script src=x onload=y&lt;/p&gt;
+    </description></item></channel></rss>"""
+    [entry] = parse_document(_result(feed), now=NOW).entries
+    assert entry.title == "Why"
+    assert entry.excerpt == "Salary & equity"
+
+
+def test_author_names_are_plain_text_and_json_arrays_are_arrays():
+    feed = b"""<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+    <title>T</title><item><title>A</title><link>https://example.com/a</link>
+    <dc:creator>&lt;b&gt;Jane&lt;/b&gt; &amp;amp; &lt;script&gt;x&lt;/script&gt;Joe</dc:creator>
+    <description>x</description></item></channel></rss>"""
+    [entry] = parse_document(_result(feed), now=NOW).entries
+    assert entry.author == "Jane & Joe"
+    json_feed = (b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", '
+                 b'"url": "https://example.com/j", "title": "T", "content_text": "x", '
+                 b'"authors": [{"name": "Ann &amp; <i>Bo</i>"}], "tags": "pm"}]}')
+    [item] = parse_document(_result(json_feed), now=NOW).entries
+    assert item.author == "Ann & Bo"
+    assert item.tags == ()  # "pm" is not an array: not the tags "p" and "m"
+
+
+def test_feeds_cannot_spell_the_per_reader_placeholders():
+    # `%%EMAIL%%` in a link would be filled in with each reader's address when sending, and
+    # sent to the feed's site on a click; in the text it would show up as the reader's.
+    from pipeline.render import TOKENS
+
+    feed = b"""<rss version="2.0"><channel><title>T</title><item>
+    <title>Win %%GREETING%% prizes</title>
+    <link>https://evil.example/?u=%%UNSUBSCRIBE_URL%%&amp;e=%%EMAIL%%</link>
+    <author>%%EMAIL%%</author>
+    <description>Hello %%EMAIL%%, 100%% sure.</description></item></channel></rss>"""
+    [entry] = parse_document(_result(feed), now=NOW).entries
+    for value in (entry.title, entry.url, entry.excerpt, entry.author or ""):
+        assert "%%" not in value and not any(t in value for t in TOKENS.values()), value
+    assert entry.excerpt == "Hello %EMAIL%, 100% sure."
+    assert entry.url == "https://evil.example/?u=%25%25UNSUBSCRIBE_URL%25%25&e=%25%25EMAIL%25%25"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.preview import screenshot_html
+from pipeline.preview import remove_profile, screenshot_html
 from pipeline.render import render_issue
 from tests.conftest import make_newsletter, require_tool
 from tests.golden.sample import WEEK, sample_issue
@@ -120,3 +120,35 @@ def test_the_measurement_detects_overflow(tmp_path: Path) -> None:
     assert len(shots[0].images_outside) == 1
     assert shots[0].min_contrast < 4.5 and shots[0].worst_text == "wide"  # light grey text
 
+
+
+def test_profile_removal_survives_a_helper_still_writing(tmp_path: Path) -> None:
+    # Chromium's crashpad handler may still write into the profile after the browser exits:
+    # one rmtree then fails with "Directory not empty"; the removal retries instead.
+    import threading
+
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    stop = threading.Event()
+
+    def helper() -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                (profile / "Default").mkdir(parents=True, exist_ok=True)
+                for _ in range(50):
+                    (profile / "Default" / f"f{n}").write_text("x")
+                    n += 1
+            except FileNotFoundError:  # removed under it: start again
+                pass
+
+    writer = threading.Thread(target=helper)
+    writer.start()
+    threading.Timer(0.3, stop.set).start()
+    try:
+        remove_profile(profile)
+    finally:
+        stop.set()
+        writer.join()
+    remove_profile(profile)  # the writer has stopped: nothing can refill it now
+    assert not profile.exists()

@@ -81,3 +81,21 @@ def test_report_json_holds_sections_feeds_checks_delivery_and_timings(tmp_path, 
     outcome = [rec for rec in lines if rec.get("week") == "2026-W48"]
     assert outcome and outcome[-1]["status"] == "sent"
     assert outcome[-1]["delivery"]["sent"] == 2 and outcome[-1]["feeds_failed"] == ["Gone"]
+
+
+def test_a_build_that_fails_still_tells_the_editor(newsletter, cli):
+    """A malformed excerpt file stops `digest run` (exit 2, naming the file): the editor, who
+    wrote it, gets the report mail saying so, not silence."""
+    (newsletter.root / "curated" / "broken.md").write_text("no front matter\n",
+                                                           encoding="utf-8")
+    result = cli("--config", newsletter.config_path, "run", "--now", PINNED_NOW)
+    assert result.exit_code == 2
+    assert "broken.md" in result.output
+    folder = newsletter.root / "var" / "outbox-editor" / "new"
+    from email import message_from_bytes, policy
+
+    [mail] = [message_from_bytes(p.read_bytes(), policy=policy.default)
+              for p in folder.iterdir()]
+    assert mail["Subject"] == "[PM Career Digest] editor report 2026-W48: NOT sent"
+    body = mail.get_content()
+    assert "not built:" in body and "broken.md" in body

@@ -148,3 +148,47 @@ def test_lost_state_folder_rebuilds_history_from_the_archive(newsletter, cli):
     ids47 = {i["id"] for s in w47["sections"] for i in s["items"]}
     ids48 = {i["id"] for s in w48["sections"] for i in s["items"]}
     assert urls47 and not (urls47 & urls48) and not (ids47 & ids48)
+
+
+def test_a_week_whose_delivery_started_is_frozen(newsletter, cli):
+    """`digest build` refuses (exit 2) once a week's delivery has started: a resumed send and
+    the archive must stay what readers got. A re-run of a sent week mails nobody new."""
+    config = ("--config", newsletter.config_path)
+    assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
+    # Delivery started but stopped before any message: the ledger holds queued rows.
+    from pipeline.run import send
+    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.weeks import parse_now
+
+    assert cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 0
+    cfg = newsletter.config()
+    summary = send(cfg, PINNED_WEEK, parse_now(PINNED_NOW),
+                   MaildirTransport(cfg.state_dir / "outbox"), should_stop=lambda: True)
+    assert (summary.sent, summary.remaining) == (0, 1)
+    folder = newsletter.issues / PINNED_WEEK
+    before = {name: (folder / name).read_bytes() for name in CONTENT_FILES}
+    feed = newsletter.root / "feeds" / "rss2_kagi-blog_summary-only.xml"
+    feed.write_text(feed.read_text().replace("<title>", "<title>Changed: ", 3))
+    refused = cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW)
+    assert refused.exit_code == 2, refused.output
+    assert "delivery has started (0 sent)" in refused.output
+    assert f"digest send --week {PINNED_WEEK}" in refused.output  # the hint
+    assert {name: (folder / name).read_bytes() for name in CONTENT_FILES} == before
+
+    # The resumed `digest run` sends the archived issue, not a rebuilt one.
+    done = cli(*config, "run", "--week", PINNED_WEEK, "--now", PINNED_NOW)
+    assert done.exit_code == 0, done.output
+    assert "delivered: 1 new message(s)" in done.output
+    assert {name: (folder / name).read_bytes() for name in CONTENT_FILES} == before
+    assert cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 2
+
+    # A reader who joins after the issue went out gets the next one, not this one.
+    assert cli(*config, "subscribers", "add", "late@example.com").exit_code == 0
+    plan = cli(*config, "send", "--week", PINNED_WEEK, "--dry-run")
+    assert "to 0 subscriber(s)" in plan.output, plan.output
+    dry = cli(*config, "run", "--week", PINNED_WEEK, "--now", PINNED_NOW, "--dry-run")
+    assert "would send to 0 active subscriber(s)" in dry.output, dry.output
+    again = cli(*config, "run", "--week", PINNED_WEEK, "--now", PINNED_NOW)
+    assert again.exit_code == 0, again.output
+    assert "delivered: 0 new message(s)" in again.output
+    assert [m["To"] for m in newsletter.outbox_messages()] == ["ada@example.com"]

@@ -151,3 +151,25 @@ def test_an_unreachable_mail_server_does_not_break_the_signup(tmp_path, caplog):
             assert response.status_code == 200 and SENT in response.text
         wait_for(lambda: "not sent" in caplog.text, what="the failure in the log")
         assert subscriber(server.news, "patient@example.com").status == "pending"
+
+
+def test_signup_mails_reach_an_internationalised_address(tmp_path):
+    """An IDN domain and a non-ASCII name (both valid at signup) make a sendable mail: IDNA
+    for the domain, RFC 2047 for the name, as in an issue."""
+    from email import message_from_bytes, policy
+
+    from pipeline.models import Subscriber
+    from pipeline.web import mails
+
+    from .conftest import make_newsletter
+
+    config = make_newsletter(tmp_path / "news").config()
+    reader = Subscriber(id=9, email="zoe@bücher.example", name="Zoë Ünal", status="pending")
+    for message in (mails.confirm_message(config, b"k" * 32, reader),
+                    mails.welcome_message(config, b"k" * 32, reader)):
+        assert message.recipient == "zoe@xn--bcher-kva.example"
+        assert message.data.split(b"\r\n\r\n", 1)[0].isascii()
+        parsed = message_from_bytes(message.data, policy=policy.default)
+        assert parsed["To"].addresses[0].display_name == "Zoë Ünal"
+        assert parsed["To"].addresses[0].domain == "xn--bcher-kva.example"
+        assert mails.deliver(config, message).ok

@@ -256,3 +256,35 @@ def test_wrong_password_env_is_a_config_error(tmp_path):
     assert result.returncode == 2
     assert "DIGEST_TEST_NO_SUCH_VARIABLE" in result.stderr
     assert "delivery.smtp.password_env" in result.stderr
+
+
+def test_run_stopped_by_the_relay_reports_how_far_it_got(tmp_path, cli):
+    """`digest run` that loses its relay mid-issue exits 1 and its report says "partly sent"
+    with the ledger's counts, not "NOT sent"."""
+    import json
+
+    from pipeline.run import make_transport
+    from pipeline.run import send as send_issue
+    from pipeline.weeks import parse_now
+
+    handler = FaultHandler()
+    with FaultServer(handler) as server:
+        news = smtp_newsletter(tmp_path / "news", server.port, 12, connections=1,
+                               max_attempts=2)
+        config = news.config()
+        asked = iter([False])  # one batch goes out, then a stop request
+        transport = make_transport(config)
+        try:
+            first = send_issue(config, PINNED_WEEK, parse_now(PINNED_NOW), transport,
+                               should_stop=lambda: next(asked, True))
+        finally:
+            transport.close()
+    assert 0 < first.sent < 12 and first.remaining == 12 - first.sent
+    result = cli("--config", news.config_path, "run", "--week", PINNED_WEEK, "--now",
+                 PINNED_NOW)  # the relay is gone now
+    assert result.exit_code == 1
+    report = json.loads((news.issues / PINNED_WEEK / "report.json").read_text())
+    assert report["status"] == "partial", report
+    assert "cannot reach the SMTP server" in report["message"]
+    assert report["delivery"]["sent"] == first.sent
+    assert report["delivery"]["remaining"] == 12 - first.sent

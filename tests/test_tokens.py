@@ -4,6 +4,7 @@ expiring ones expire; the signing key comes from DIGEST_SECRET or a 0600 file ma
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 from pipeline import tokens
 
@@ -48,3 +49,29 @@ def test_binding_hides_the_address_and_ignores_case():
     assert tokens.binding("Ada@Example.com") == tokens.binding(" ada@example.com")
     assert "ada" not in tokens.binding("ada@example.com")
     assert tokens.binding("ada@example.com") != tokens.binding("bob@example.com")
+
+
+def _key_in(folder: str, barrier, out) -> None:
+    barrier.wait()
+    out.put(tokens.signing_key(Path(folder)))
+
+
+def test_processes_starting_together_share_one_whole_key(tmp_path, monkeypatch):
+    """`digest serve` and `digest run` starting at once on a fresh state folder: each must
+    read the same complete key, never an empty file another process has just created."""
+    import multiprocessing
+
+    monkeypatch.delenv(tokens.SECRET_ENV, raising=False)
+    context = multiprocessing.get_context("fork")
+    for round_ in range(30):
+        folder = str(tmp_path / f"var{round_}")
+        barrier, out = context.Barrier(8), context.Queue()
+        procs = [context.Process(target=_key_in, args=(folder, barrier, out))
+                 for _ in range(8)]
+        for proc in procs:
+            proc.start()
+        keys = {out.get(timeout=10) for _ in procs}
+        for proc in procs:
+            proc.join()
+        assert len(keys) == 1 and len(keys.pop()) == 64, f"round {round_}"
+        assert sorted(p.name for p in Path(folder).iterdir()) == [tokens.KEY_FILE]

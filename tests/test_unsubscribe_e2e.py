@@ -48,3 +48,37 @@ def test_one_click_from_the_delivered_header_and_the_next_send_skips(tmp_path, c
         assert "1 sent" in sent.output
         assert _message_to(news, NEXT_WEEK, "grace@example.com") is not None
         assert _message_to(news, NEXT_WEEK, "ada@example.com") is None
+
+
+def test_one_click_during_the_send_stops_the_queued_message(tmp_path, cli):
+    """A reader whose row is already queued (and read into the sender's batch) unsubscribes
+    while the issue is going out: their message is not sent."""
+    from pipeline.compose import reader_links
+    from pipeline.run import send
+    from pipeline.tokens import signing_key
+    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.weeks import parse_now
+
+    with web(tmp_path / "news") as server:
+        news = server.news
+        readers = [add_subscriber(news, f"reader{i}@example.com") for i in range(8)]
+        config = news.config()
+        assert cli("--config", str(news.config_path), "build", "--week", PINNED_WEEK, "--now",
+                   PINNED_NOW).exit_code == 0
+        last = readers[-1]
+        url = reader_links(config, signing_key(config.state_dir), last, PINNED_WEEK).unsubscribe
+        assert url.startswith(server.base + "/u/")
+
+        class ClickDuringSend(MaildirTransport):
+            def send(self, message):
+                if not self._count:  # the first message: the last reader clicks meanwhile
+                    response = httpx.post(url, data={"List-Unsubscribe": "One-Click"})
+                    assert response.status_code == 200
+                return super().send(message)
+
+        summary = send(config, PINNED_WEEK, parse_now(PINNED_NOW),
+                       ClickDuringSend(config.state_dir / "outbox"))
+    assert subscriber(news, last.email).status == "unsubscribed"
+    assert (summary.sent, summary.remaining) == (7, 0)
+    recipients = sorted(str(m["To"]) for m in news.outbox_messages())
+    assert recipients == sorted(r.email for r in readers[:-1])

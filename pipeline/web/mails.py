@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
-from ..compose import header_safe, list_id
+from ..compose import address_header, ascii_address, header_safe, list_id
 from ..config import Config
 from ..errors import PipelineError
 from ..models import DeliveryResult, OutgoingMessage, Subscriber
@@ -51,7 +51,8 @@ def _build(config: Config, subscriber: Subscriber, kind: str, subject: str,
     sender_name, sender = parseaddr(config.newsletter.from_address)
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((header_safe(sender_name), sender))
-    msg["To"] = formataddr((header_safe(subscriber.name or ""), header_safe(subscriber.email)))
+    # As in an issue: the name in RFC 2047 when not ASCII, an IDN domain in IDNA (no SMTPUTF8).
+    msg["To"] = address_header(subscriber.name, subscriber.email)
     msg["Subject"] = header_safe(subject)
     msg["Date"] = format_datetime(now)
     mid = make_msgid(kind, domain=config.newsletter.sender_domain)
@@ -66,7 +67,8 @@ def _build(config: Config, subscriber: Subscriber, kind: str, subject: str,
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return OutgoingMessage(issue_id=kind, subscriber_id=subscriber.id, sender=sender,
-                           recipient=subscriber.email, message_id=mid, data=msg.as_bytes())
+                           recipient=ascii_address(subscriber.email), message_id=mid,
+                           data=msg.as_bytes())
 
 
 def confirm_message(config: Config, key: bytes, subscriber: Subscriber,
