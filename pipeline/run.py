@@ -48,6 +48,7 @@ class BuildResult:
     feeds: list[FeedReport]
     check: CheckReport
     timings: dict[str, float]
+    frozen: bool = False  # delivery had started: the archived issue, not rebuilt
 
 
 def db(config: Config) -> sqlite3.Connection:
@@ -175,7 +176,9 @@ def build(config: Config, week: str | None, now: datetime) -> BuildResult:
     week = week or week_id(now, config.newsletter.tz)
     conn = db(config)
     try:
-        refuse_rebuild(conn, week)
+        if delivery_started(conn, week):
+            # A resumed send re-renders issue.json, and the archive must stay what readers got.
+            return archived_result(config, week, frozen=True)
         section_ids = {s.id for s in config.sections}
         with timings.measure("curate"):
             excerpts = curated.load_excerpts(config.curated_dir, section_ids)
@@ -358,15 +361,14 @@ def delivery_started(conn: sqlite3.Connection, week: str) -> bool:
                         (week, week)).fetchone() is not None
 
 
-def refuse_rebuild(conn: sqlite3.Connection, week: str) -> None:
-    """`digest build` of a week whose delivery has started would change what the rest of its
-    readers get (a resumed send re-renders issue.json) and what its archive shows."""
-    if delivery_started(conn, week):
-        sent = deliver.counts(conn, week).get("sent", 0)
-        raise UsageError(f"issue {week}: delivery has started ({sent} sent), so it is not"
-                         " rebuilt: its archive stays what its readers got",
-                         hint=f"`digest send --week {week}` finishes its delivery; to build"
-                              " another week, name it with --week")
+def archived_result(config: Config, week: str, frozen: bool = False) -> BuildResult:
+    """The archived issue as a BuildResult (a frozen or approved week is not rebuilt)."""
+    rendered = load_rendered(config, week)
+    previous = archive.read_report(config.archive_dir, week) or {}
+    return BuildResult(rendered.issue, rendered, archive.issue_dir(config.archive_dir, week),
+                       [FeedReport(**f) for f in previous.get("feeds", [])],
+                       check_rendered(config, rendered, signing_key(config.state_dir)), {},
+                       frozen=frozen)
 
 
 def ensure_sendable(conn: sqlite3.Connection, config: Config, week: str) -> None:

@@ -17,24 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from . import archive, deliver
-from .check import check_rendered
 from .config import Config
 from .errors import PipelineError
-from .models import FeedReport
 from .report import complete, delivery_counts, log_outcome, send_to_editor
 from .run import (
     BuildResult,
+    archived_result,
     build,
     build_report,
     db,
     delivery_started,
-    load_rendered,
     make_transport,
     seed_subscribers,
     send,
 )
 from .scheduler import mark_skipped, send_at, skipped_weeks_before, week_status
-from .tokens import signing_key
 
 
 @dataclass(frozen=True)
@@ -47,15 +44,6 @@ class RunOutcome:
     status: str = "sent"  # sent | partial | draft | approved | skipped | not_sent | dry_run
     report: dict[str, Any] = field(default_factory=dict)  # as written to report.json
     editor: str = ""  # what became of the editor's report email
-
-
-def archived_result(config: Config, week: str) -> BuildResult:
-    """The archived issue as a BuildResult (a frozen or approved week is not rebuilt)."""
-    rendered = load_rendered(config, week)
-    previous = archive.read_report(config.archive_dir, week) or {}
-    return BuildResult(rendered.issue, rendered, archive.issue_dir(config.archive_dir, week),
-                       [FeedReport(**f) for f in previous.get("feeds", [])],
-                       check_rendered(config, rendered, signing_key(config.state_dir)), {})
 
 
 def rollover_config(config: Config, conn: sqlite3.Connection, week: str) -> Config:

@@ -151,8 +151,8 @@ def test_lost_state_folder_rebuilds_history_from_the_archive(newsletter, cli):
 
 
 def test_a_week_whose_delivery_started_is_frozen(newsletter, cli):
-    """`digest build` refuses (exit 2) once a week's delivery has started: a resumed send and
-    the archive must stay what readers got. A re-run of a sent week mails nobody new."""
+    """`digest build` rebuilds nothing once a week's delivery has started (exit 0, says so): a
+    resumed send and the archive must stay what readers got. A re-run mails nobody new."""
     config = ("--config", newsletter.config_path)
     assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
     # Delivery started but stopped before any message: the ledger holds queued rows.
@@ -169,10 +169,9 @@ def test_a_week_whose_delivery_started_is_frozen(newsletter, cli):
     before = {name: (folder / name).read_bytes() for name in CONTENT_FILES}
     feed = newsletter.root / "feeds" / "rss2_kagi-blog_summary-only.xml"
     feed.write_text(feed.read_text().replace("<title>", "<title>Changed: ", 3))
-    refused = cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW)
-    assert refused.exit_code == 2, refused.output
-    assert "delivery has started (0 sent)" in refused.output
-    assert f"digest send --week {PINNED_WEEK}" in refused.output  # the hint
+    kept = cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW)
+    assert kept.exit_code == 0, kept.output
+    assert "delivery has started, so it is not rebuilt" in kept.output
     assert {name: (folder / name).read_bytes() for name in CONTENT_FILES} == before
 
     # The resumed `digest run` sends the archived issue, not a rebuilt one.
@@ -180,7 +179,9 @@ def test_a_week_whose_delivery_started_is_frozen(newsletter, cli):
     assert done.exit_code == 0, done.output
     assert "delivered: 1 new message(s)" in done.output
     assert {name: (folder / name).read_bytes() for name in CONTENT_FILES} == before
-    assert cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 2
+    kept = cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW)
+    assert kept.exit_code == 0 and "not rebuilt" in kept.output
+    assert {name: (folder / name).read_bytes() for name in CONTENT_FILES} == before
 
     # A reader who joins after the issue went out gets the next one, not this one.
     assert cli(*config, "subscribers", "add", "late@example.com").exit_code == 0
@@ -192,3 +193,11 @@ def test_a_week_whose_delivery_started_is_frozen(newsletter, cli):
     assert again.exit_code == 0, again.output
     assert "delivered: 0 new message(s)" in again.output
     assert [m["To"] for m in newsletter.outbox_messages()] == ["ada@example.com"]
+
+
+def test_an_issue_sent_to_nobody_is_frozen_too(newsletter, cli):
+    """Sent with no subscriber at all (no ledger rows): still published, so not rebuilt."""
+    config = ("--config", newsletter.config_path)
+    assert cli(*config, "run", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 0
+    kept = cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW)
+    assert kept.exit_code == 0 and "delivery has started, so it is not rebuilt" in kept.output

@@ -22,7 +22,11 @@ def resolve_week(app: AppContext, week: str | None, now: str | None = None) -> s
 
 def print_build_summary(app: AppContext, result) -> None:
     issue = result.issue
-    echo(f"Issue #{issue.number} ({issue.id}) built in {result.folder}")
+    if result.frozen:
+        echo(f"Issue #{issue.number} ({issue.id}): delivery has started, so it is not rebuilt;"
+             f" {result.folder} stays what its readers got")
+    else:
+        echo(f"Issue #{issue.number} ({issue.id}) built in {result.folder}")
     echo(f"  subject: {issue.subject}")
     for section in issue.sections:
         curated = sum(1 for i in section.items if i.kind == "curated")
