@@ -37,6 +37,17 @@ def require_tool(name: str, reason: str) -> str:
     return path
 
 
+@pytest.fixture
+def tls_certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made for the test: (cert.pem, key)."""
+    openssl = require_tool("openssl", "makes the test TLS certificate")
+    key, cert = tmp_path / "tls.key", tmp_path / "tls.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import ssl
-import subprocess
 import threading
 import time
 import zlib
@@ -14,8 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pipeline.httpget import BadResponse, ConnectFailed, TimedOut, TooLarge, get_once
-
-from .conftest import require_tool
 
 TLS = ssl.create_default_context()
 
@@ -66,12 +63,8 @@ def test_time_limit_covers_a_stalled_body(http_server):
         get_once(http_server.url("/stall"), {}, time.monotonic() + 0.3, 10**6, TLS)
 
 
-def test_https_is_verified(tmp_path):
-    openssl = require_tool("openssl", "makes the test TLS certificate")
-    key, cert = tmp_path / "tls.key", tmp_path / "tls.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+def test_https_is_verified(tls_certificate):
+    cert, key = tls_certificate
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:

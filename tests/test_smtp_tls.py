@@ -5,7 +5,6 @@ stops the run with a clear message instead of sending in clear or retrying."""
 from __future__ import annotations
 
 import ssl
-import subprocess
 
 import pytest
 
@@ -14,14 +13,8 @@ from .test_smtp_faults import FaultHandler, FaultServer, ledger, smtp_newsletter
 
 
 @pytest.fixture
-def certificate(tmp_path):
-    from .conftest import require_tool
-
-    openssl = require_tool("openssl", "makes the test TLS certificate")
-    key, cert = tmp_path / "tls.key", tmp_path / "tls.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+def certificate(tls_certificate):
+    cert, key = tls_certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return cert, context
