@@ -95,3 +95,22 @@ def test_rate_limiter_window():
     for key in ("c", "d", "e", "f"):  # more keys than max_keys: old ones are evicted
         assert limiter.hit(key) == 0
     assert len(limiter._hits) <= 3
+
+
+def test_access_log_never_shows_tokens():
+    import logging
+
+    from pipeline.web.app import RedactTokens
+
+    # The shape of uvicorn's access-log record: (client, method, path, http version, status).
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "POST", "/u/MTI.MjAyNi1XNDg..abc?x=1", "1.1",
+                                200), None)
+    assert RedactTokens().filter(record)
+    line = record.getMessage()
+    assert "/u/<token>?x=1" in line and "MTI" not in line
+    confirm = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s %s",
+                                ("GET", "/confirm/abc.def"), None)
+    RedactTokens().filter(confirm)
+    assert confirm.getMessage() == "GET /confirm/<token>"

@@ -11,6 +11,7 @@ No route redirects to a URL taken from the request, so there is no open redirect
 from __future__ import annotations
 
 import logging
+import re
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -89,10 +90,23 @@ def create_app(config: Config) -> Starlette:
     return app
 
 
+class RedactTokens(logging.Filter):
+    """Unsubscribe and confirmation tokens are credentials: keep them out of access logs."""
+
+    PATTERN = re.compile(r"/(u|confirm)/[^\s?\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.PATTERN.sub(r"/\1/<token>", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
 def serve(config: Config, host: str, port: int) -> None:
     """Run the application on uvicorn until interrupted."""
     import uvicorn
 
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,
                 forwarded_allow_ips=config.web.forwarded_allow_ips, server_header=False,
                 log_level="info")
