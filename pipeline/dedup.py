@@ -62,12 +62,8 @@ def title_fingerprint(title: str) -> str:
     return " ".join(sorted(title_tokens(title)))
 
 
-def title_similarity(a: str, b: str) -> float:
-    """Jaccard similarity of the two titles' word sets (0..1)."""
-    return jaccard(title_tokens(a), title_tokens(b))
-
-
 def jaccard(ta: frozenset[str], tb: frozenset[str]) -> float:
+    """Jaccard similarity of two word sets (0..1): near-identical titles score ≥ 0.8."""
     if not ta or not tb:
         return 0.0
     shared = len(ta & tb)

@@ -68,14 +68,9 @@ class ParsedFeed:
         return "; ".join(parts) or None
 
 
-def parse_feed(result: FetchResult, excerpt_words: int = 60,
-               now: datetime | None = None) -> list[Entry]:
-    """Entries of one fetched feed, or ParseError saying why it is not a feed."""
-    return parse_document(result, excerpt_words, now).entries
-
-
 def parse_document(result: FetchResult, excerpt_words: int = 60,
                    now: datetime | None = None) -> ParsedFeed:
+    """The entries of one fetched feed, or ParseError saying why it is not a feed."""
     now = now or datetime.now(UTC)
     body = result.body
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n\x00")

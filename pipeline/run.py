@@ -228,7 +228,7 @@ def load_rendered(config: Config, week: str) -> RenderedIssue:
 
 
 def _send_setup(config: Config, week: str, now: datetime, subject_prefix: str = ""):
-    """The checked issue prepared for composing: (Composer, key). CheckFailed when it fails."""
+    """The checked issue prepared for composing (a Composer). CheckFailed when it fails."""
     from .compose import make_composer
     from .dkim import load_signer
 
@@ -239,7 +239,7 @@ def _send_setup(config: Config, week: str, now: datetime, subject_prefix: str = 
         raise CheckFailed(f"issue {week} fails its check: " + "; ".join(report.errors),
                           hint=f"run `digest check --week {week}` and fix the issue")
     signer = load_signer(config.delivery.dkim)
-    return make_composer(config, rendered, key, now, subject_prefix, signer), key
+    return make_composer(config, rendered, key, now, subject_prefix, signer)
 
 
 def retry_policy(config: Config) -> deliver.RetryPolicy:
@@ -262,7 +262,7 @@ def send(config: Config, week: str, now: datetime, transport: deliver.Transport,
         ensure_sendable(conn, config, week)
     finally:
         conn.close()
-    composer, _ = _send_setup(config, week, now)
+    composer = _send_setup(config, week, now)
     journals = config.state_dir / "journal"
     pool = open_pool(transport, composer.compose, retry_policy(config),
                      lambda: connect(config.db_path), journals, week, config.delivery.rate_limit)
@@ -290,7 +290,7 @@ def send_test_copy(config: Config, week: str, address: str, now: datetime,
     from .subscribers import get, normalize_email
 
     address = normalize_email(address)
-    composer, _ = _send_setup(config, week, now, subject_prefix="[TEST] ")
+    composer = _send_setup(config, week, now, subject_prefix="[TEST] ")
     conn = db(config)
     try:
         known = get(conn, address)
@@ -387,12 +387,3 @@ def ensure_sendable(conn: sqlite3.Connection, config: Config, week: str) -> None
         raise UsageError(f"issue {week} is not approved ([schedule] mode = \"approval\")",
                          hint=f"review it, then `digest approve {week}`")
 
-
-def __getattr__(name: str) -> Any:
-    """`run.run_job` and `run.RunOutcome` live in weekly.py (the weekly job's policy: thin
-    weeks, approval, the editor's report); imported lazily, as weekly.py imports this module."""
-    if name in ("run_job", "RunOutcome"):
-        from . import weekly
-
-        return getattr(weekly, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from .config import WEEKDAYS
@@ -40,9 +40,6 @@ def week_start(week: str, tz: ZoneInfo) -> datetime:
     year, number = parse_week(week)
     return datetime.combine(date.fromisocalendar(year, number, 1), datetime.min.time(), tz)
 
-
-def week_end(week: str, tz: ZoneInfo) -> datetime:
-    return week_start(week, tz) + timedelta(days=7)
 
 
 def parse_now(text: str | None) -> datetime:

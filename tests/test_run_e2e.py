@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import mailbox
 
-from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
+from pipeline.archive import CONTENT_FILES
 
-CONTENT_FILES = ("issue.json", "email.mjml", "email.html", "email.txt")
+from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
 
 
 def _served_newsletter(tmp_path, http_server):
