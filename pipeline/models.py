@@ -41,7 +41,10 @@ class Entry:
     dated: bool = True  # False: the feed gave no plausible date; `published` is first-seen
 
     def to_json(self) -> dict[str, Any]:
+        """The stored form (feed state, reused on a 304). The sanitised HTML is left out: no
+        later stage reads it, and it is most of an entry's size."""
         data = asdict(self)
+        del data["content_html"]
         data["published"] = self.published.isoformat() if self.published else None
         data["tags"] = list(self.tags)
         return data
