@@ -168,7 +168,8 @@ class _Lines:
         return self.lines[self.pos - 1]
 
 
-def _csv_problem(exc: csv.Error, first: int) -> str:
+def _csv_problem(exc: csv.Error, first: int, last: int) -> str:
+    """Why the record starting on line `first` (its parse failed on line `last`) is rejected."""
     message = str(exc)
     after = "the lines after it are read as rows of their own"
     if "unexpected end of data" in message:
@@ -177,7 +178,11 @@ def _csv_problem(exc: csv.Error, first: int) -> str:
     if "field larger than field limit" in message:
         return (f"unterminated quote or over-long field starting at line {first} (a field over"
                 f" {csv.field_size_limit():,} characters); {after}")
-    return f"malformed CSV at line {first} ({message}); close or double the quote"
+    if last > first:  # a quote left open, closed by accident by a quote further down
+        return (f"unterminated quote starting at line {first}: lines {first + 1}–{last} were"
+                f" read into it; {after}")
+    return (f"malformed CSV at line {first} ({message}): a quote inside a quoted field must be"
+            " doubled")
 
 
 def _swallows_rows(lines: list[str], first: int, last: int, delimiter: str,
@@ -203,14 +208,14 @@ def _records(lines: list[str], start: int, delimiter: str, email: int):
         except StopIteration:
             return
         except csv.Error as exc:
-            yield first, None, _csv_problem(exc, first)
+            yield first, None, _csv_problem(exc, first, source.pos)
             source.pos = first
             reader = csv.reader(source, delimiter=delimiter, strict=True)
             continue
         if source.pos > first and _swallows_rows(lines, first, source.pos, delimiter, email):
             yield first, None, (f"unterminated quote starting at line {first}: lines"
-                                f" {first + 1}–{source.pos} were read into it; they are read"
-                                " as rows of their own")
+                                f" {first + 1}–{source.pos} were read into it; the lines"
+                                " after it are read as rows of their own")
             source.pos = first
             reader = csv.reader(source, delimiter=delimiter, strict=True)
             continue
