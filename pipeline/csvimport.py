@@ -185,18 +185,21 @@ def _csv_problem(exc: csv.Error, first: int, last: int) -> str:
             " doubled")
 
 
-def _swallows_rows(lines: list[str], first: int, last: int, delimiter: str,
-                   email: int) -> bool:
+def _swallows_rows(lines: list[str], first: int, last: int, delimiter: str, email: int,
+                   width: int) -> bool:
     """A record spanning lines `first`..`last` whose inner lines read as rows with an address
     of their own: a quote left open, closed by accident further down."""
+    if width < 2:  # one column: nothing tells a row from an address in a note
+        return False
     for line in lines[first:last]:
         fields = next(csv.reader([line], delimiter=delimiter), [])
-        if len(fields) > email and LOOKS_LIKE_ADDRESS.match(fields[email].strip()):
+        # A whole row's shape, not just an address someone wrote in a multi-line note.
+        if len(fields) >= width and LOOKS_LIKE_ADDRESS.match(fields[email].strip()):
             return True
     return False
 
 
-def _records(lines: list[str], start: int, delimiter: str, email: int):
+def _records(lines: list[str], start: int, delimiter: str, email: int, width: int):
     """(first line, fields, problem) for every record from line index `start`; after a broken
     record, parsing starts again on the line after its first line."""
     source = _Lines(lines, start)
@@ -212,7 +215,8 @@ def _records(lines: list[str], start: int, delimiter: str, email: int):
             source.pos = first
             reader = csv.reader(source, delimiter=delimiter, strict=True)
             continue
-        if source.pos > first and _swallows_rows(lines, first, source.pos, delimiter, email):
+        if source.pos > first and _swallows_rows(lines, first, source.pos, delimiter, email,
+                                                 width):
             yield first, None, (f"unterminated quote starting at line {first}: lines"
                                 f" {first + 1}–{source.pos} were read into it; the lines"
                                 " after it are read as rows of their own")
@@ -282,19 +286,23 @@ def _header(lines: list[str], path: Path) -> tuple[int, str, list[str], _Columns
         delimiters = (hint.group(1),)
         index += 1
     line = index + 1
-    first_read: list[str] = []
-    for delimiter in delimiters:
+    first_read: list[str] | None = None
+    error: csv.Error | None = None
+    for delimiter in delimiters:  # the first that gives an email column is the separator
         source = _Lines(lines, index)
         try:
             header = next(csv.reader(source, delimiter=delimiter, strict=True), [])
-        except csv.Error as exc:
-            raise UsageError(f"{path}:{line}: the header row is not valid CSV ({exc})",
-                             hint="the first line must name the columns, e.g. email,name") from exc
-        first_read = first_read or header
+        except csv.Error as exc:  # '"Email";"Name"' read with commas: try the next separator
+            error = error or exc
+            continue
+        first_read = header if first_read is None else first_read
         columns = _columns(header, path, line)
         if columns is not None:
             return line, delimiter, header, columns, source.pos
-    found = ", ".join(repr(h) for h in first_read) or "nothing"
+    if first_read is None and error is not None:
+        raise UsageError(f"{path}:{line}: the header row is not valid CSV ({error})",
+                         hint="the first line must name the columns, e.g. email,name")
+    found = ", ".join(repr(h) for h in first_read or []) or "nothing"
     raise UsageError(f"{path}:{line}: the header row has no 'email' column (found: {found})",
                      hint="the first line must name the columns, e.g. email,name (Mailchimp's "
                           "'Email Address' works too); comma, semicolon or tab separated")
@@ -342,7 +350,7 @@ def _row(first: int, fields: list[str], columns: _Columns, header_keys: list[str
                 " with an unquoted separator?)")
     email = _value(fields, columns.email)
     if email.lower().endswith(DELETION_REQUEST):
-        return f"{email}: a Substack deletion-request placeholder, not a reader's address"
+        return f"{email!r}: a Substack deletion-request placeholder, not a reader's address"
     status = _status(fields, columns)
     if isinstance(status, str):
         return status
@@ -358,7 +366,8 @@ def parse_export(path: Path) -> ParsedCsv:
     line, delimiter, header, columns, body = _header(lines, path)
     parsed = ParsedCsv(delimiter=delimiter, columns=_describe(columns, header, delimiter))
     header_keys = [column_key(h) for h in header]
-    for first, fields, problem in _records(lines, body, delimiter, columns.email):
+    for first, fields, problem in _records(lines, body, delimiter, columns.email,
+                                           columns.width):
         row = problem or _row(first, fields or [], columns, header_keys)
         if isinstance(row, CsvRow):
             parsed.rows.append(row)

@@ -85,7 +85,7 @@ def test_substack_buttondown_and_listmonk_statuses(cli, news):
     substack = import_file(cli, news, CSV / "substack.csv")
     assert substack.exit_code == 0, substack.output
     assert rejected_lines(substack.output) == {
-        5: "a1b2c3@deletion-request.substack.com: a Substack deletion-request placeholder, "
+        5: "'a1b2c3@deletion-request.substack.com': a Substack deletion-request placeholder, "
            "not a reader's address"}
     buttondown = import_file(cli, news, CSV / "buttondown.csv")
     assert buttondown.exit_code == 0, buttondown.output
@@ -208,6 +208,22 @@ def test_quoted_fields_spanning_lines_keep_the_numbering(cli, news, tmp_path):
     assert readers(news)["c@example.com"][0] == "active"
 
 
+def test_an_address_in_a_multi_line_note_is_not_a_row(cli, news, tmp_path):
+    path = write(tmp_path, "notes.csv", 'email,name,notes\n'
+                                        'a@example.com,Ann,"Ask her about\nbob@example.com"\n'
+                                        'c@example.com,Cy,\n')
+    result = import_file(cli, news, path)
+    assert result.exit_code == 0, result.output
+    assert rejected_lines(result.output) == {}
+    assert set(readers(news)) == {"a@example.com", "c@example.com"}
+
+
+def test_a_header_without_rows_imports_nothing(cli, news, tmp_path):
+    result = import_file(cli, news, write(tmp_path, "h.csv", "Email Address,Name\n"))
+    assert result.exit_code == 0, result.output
+    assert "0 added, 0 updated, 0 unchanged, 0 kept as they were, 0 rejected" in result.output
+
+
 def test_nul_bytes_extra_values_and_a_repeated_header(cli, news, tmp_path):
     path = write(tmp_path, "odd.csv", "email,name\n"
                                       "a@example.com,Ada\n"
@@ -227,6 +243,8 @@ def test_nul_bytes_extra_values_and_a_repeated_header(cli, news, tmp_path):
 
 @pytest.mark.parametrize("text, encoding", [
     ("Email Address;First Name;Last Name\nzoe@example.com;Zoë;Ångström\n", "utf-8"),
+    ('"Email Address";"First Name";"Last Name"\r\n"zoe@example.com";"Zoë";"Ångström"\r\n',
+     "utf-8"),
     ("sep=;\nemail;name\nzoe@example.com;Zoë Ångström\n", "utf-8"),
     ("email\tname\nzoe@example.com\tZoë Ångström\n", "utf-16"),             # Excel Unicode text
     ("\ufeffemail,name\nzoe@example.com,Zoë Ångström\n", "utf-8"),          # a BOM
