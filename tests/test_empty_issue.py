@@ -5,11 +5,17 @@ min_new_items says; `digest run` and `digest send` then send nothing. The real C
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
-from tests.conftest import PINNED_NOW, PINNED_WEEK, ROOT, make_newsletter, run_digest
+from tests.conftest import (
+    PINNED_NOW,
+    PINNED_WEEK,
+    ROOT,
+    add_excerpt,
+    make_newsletter,
+    run_digest,
+)
 
 
 @pytest.mark.parametrize("min_new_items", [0, 3])
@@ -43,9 +49,7 @@ def test_one_item_is_enough_for_the_check(tmp_path, cli):
     # issue with one passes the rest of the checks).
     news = make_newsletter(tmp_path / "news", curated=False,
                            extra="\n[schedule]\nmin_new_items = 0\n")
-    excerpt = next(p for p in sorted((ROOT / "curated").glob("*.md"))
-                   if p.name.lower() != "readme.md")
-    shutil.copy(excerpt, news.root / "curated" / excerpt.name)
+    add_excerpt(news.root, PINNED_WEEK, "the-one-item")
     config = ("--config", news.config_path)
     assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
     run = cli(*config, "run", "--now", PINNED_NOW)
