@@ -133,6 +133,10 @@ def check_rendered(config: Config, rendered: RenderedIssue, key: bytes,
     errors += _placeholders("HTML part", _without_feed_text(visible, issue) + " " + attributes)
     errors += _placeholders("text part", _without_feed_text(text, issue))
 
+    # Whatever [schedule] min_new_items says: an issue with nothing in it is never sent.
+    if not issue.items:
+        errors.append("empty-issue: the issue has no items (no curated excerpt and no new feed"
+                      " item); an empty issue is never sent")
     for section in issue.sections:
         if not section.items:
             errors.append(f"empty-section: section {section.title!r} has no items")

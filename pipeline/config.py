@@ -65,13 +65,17 @@ class NewsletterConfig:
                                              doc="sender, e.g. 'Name <a@b.c>'"))
     base_url: str = field(metadata=_meta(check=_http_url_problem,
                                          doc="public https URL of the archive and web endpoints"))
-    postal_address: str = field(metadata=_meta(doc="physical postal address (CAN-SPAM)"))
+    # Body text only (never a header): an address may span lines.
+    postal_address: str = field(metadata=_meta(doc="physical postal address (CAN-SPAM)",
+                                               multiline=True))
     reply_to: str | None = None
     editor: str | None = field(default=None, metadata=_meta(doc="gets the run reports"))
     timezone: str = field(default="UTC", metadata=_meta(check=_timezone_problem))
     lang: str = "en"
     tagline: str = ""
-    why_you_get_this: str = "You are receiving this because you subscribed to our newsletter."
+    why_you_get_this: str = field(
+        default="You are receiving this because you subscribed to our newsletter.",
+        metadata=_meta(multiline=True))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -283,6 +287,19 @@ class Config:
     @property
     def curated_dir(self) -> Path:
         return self.curated.dir
+
+    def existing_curated_dir(self) -> Path:
+        """The curated folder, for reading it. A missing one is a configuration error: a typo
+        in [curated] dir or a folder lost in a move would otherwise build, and send, an issue
+        without a single one of the editor's excerpts."""
+        folder = self.curated.dir
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise ConfigError(
+                f"{self.path}: curated.dir: {folder} {what}",
+                hint=f"create the folder (mkdir -p {folder}) or set [curated] dir to the folder"
+                     " that holds the excerpt files (relative to the config file's folder)")
+        return folder
 
     @property
     def state_dir(self) -> Path:

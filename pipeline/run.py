@@ -181,8 +181,9 @@ def build(config: Config, week: str | None, now: datetime) -> BuildResult:
             return archived_result(config, week, frozen=True)
         section_ids = {s.id for s in config.sections}
         with timings.measure("curate"):
-            excerpts = curated.load_excerpts(config.curated_dir, section_ids)
-            intro = curated.load_intro(config.curated_dir, week)
+            folder = config.existing_curated_dir()
+            excerpts = curated.load_excerpts(folder, section_ids)
+            intro = curated.load_intro(folder, week)
         entries, feeds = fetch_and_parse(config, timings, now)
         with timings.measure("assemble"):
             restore_history(conn, config)

@@ -1,7 +1,10 @@
 """A TOML table → frozen dataclass, validated from the dataclass's own type hints and field
-metadata (key, choices, pattern, min, max, check). Every problem is collected, not raised, so
-the user sees them all at once. Paths are resolved against the config file's folder, defaults
-included."""
+metadata (key, choices, pattern, min, max, check, multiline). Every problem is collected, not
+raised, so the user sees them all at once. Paths are resolved against the config file's folder,
+defaults included.
+
+Every string is one line without control characters unless its field says `multiline=True`:
+names and addresses end up in mail headers, where a CR or LF would start a new header."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import dataclasses
 import re
 import types
 import typing
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,10 +96,42 @@ def _convert(value: Any, tp: Any, where: str, root: Path, problems: Problems) ->
     raise TypeError(f"unsupported config type {tp!r}")  # a programming error, not user input
 
 
+_LINE_BREAKS = "\r\n"
+_CONTROL_CATEGORIES = ("Cc", "Zl", "Zp")  # C0/C1 controls, DEL, U+2028/U+2029 separators
+
+
+def text_problem(value: str, multiline: bool = False) -> str | None:
+    """Why `value` cannot be used as configuration text, or None. Single-line text (the
+    default) has no control character at all; multi-line text may hold line breaks and tabs."""
+    for index, char in enumerate(value):
+        if unicodedata.category(char) not in _CONTROL_CATEGORIES:
+            continue
+        if multiline and (char in _LINE_BREAKS or char == "\t"):
+            continue
+        what = "a line break" if char in _LINE_BREAKS + "\u2028\u2029" else "a control character"
+        valid = ("text with line breaks but no other control character" if multiline
+                 else "one line of text without control characters")
+        return f"contains {what} (U+{ord(char):04X}) at character {index + 1}; valid: {valid}"
+    return None
+
+
+def _text_problems(f: dataclasses.Field, value: Any, where: str, problems: Problems) -> bool:
+    """Record the control characters in a string (or an array of strings); True if any."""
+    multiline = bool(f.metadata.get("multiline"))
+    items = [(where, value)] if isinstance(value, str) else (
+        [(f"{where}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, tuple) else [])
+    found = False
+    for item_where, item in items:
+        if isinstance(item, str) and (problem := text_problem(item, multiline)):
+            problems.add(item_where, problem)
+            found = True
+    return found
+
+
 def _check_constraints(f: dataclasses.Field, value: Any, where: str, problems: Problems) -> None:
     meta = f.metadata
-    if value is None:
-        return
+    if value is None or _text_problems(f, value, where, problems):
+        return  # a string with a control character: that is its one problem
     if "choices" in meta and value not in meta["choices"]:
         problems.add(where, f"{value!r} is not valid; valid: {', '.join(meta['choices'])}")
     if "pattern" in meta and isinstance(value, str) and not re.match(meta["pattern"], value):

@@ -279,6 +279,17 @@ def make_newsletter(root: Path, feeds: list[tuple[str, str]] | None = None,
     return Newsletter(root)
 
 
+def add_excerpt(root: Path, week: str, slug: str, section: str = "craft") -> Path:
+    """A curated excerpt pinned to `week` in the newsletter at `root` (an issue needs items:
+    an empty one fails its check, `empty-issue`)."""
+    path = root / "curated" / f"{slug}.md"
+    path.write_text(
+        f'+++\ntitle = "Notes for {week}: {slug}"\nurl = "https://example.com/{slug}"\n'
+        f'source = "Example"\nsection = "{section}"\nadded = 2026-11-01T09:00:00Z\n'
+        f'week = "{week}"\n+++\n> A passage worth quoting about {slug}.\n', encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def newsletter(tmp_path: Path) -> Newsletter:
     """A newsletter with the shipped curated excerpts and two local fixture feeds."""

@@ -147,3 +147,64 @@ def test_default_paths_follow_the_config_folder_not_the_cwd(tmp_path, monkeypatc
     assert config.archive_dir == folder / "issues"
     assert config.curated_dir == folder / "curated"
     assert config.templates.dir == folder / "templates"
+
+
+def test_control_characters_in_names_and_addresses_are_rejected_with_the_key(tmp_path):
+    # TOML escapes make CR/LF and other controls easy to write; each would reach a header
+    # (From, Reply-To, List-Id, Subject, EHLO) or a template.
+    news = make_newsletter(tmp_path / "news", feeds=[("Feed\\u0007", "https://x.test/f")])
+    text = news.config_path.read_text()
+    for old, new in (
+        ('name = "PM Career Digest"', 'name = "PM Career Digest\\r\\nBcc: all@example.com"'),
+        ('from = "PM Career Digest <digest@pmcareerdigest.example.com>"',
+         'from = "PM Career Digest <digest@pmcareerdigest.example.com>\\nX-Evil: 1"'),
+        ('reply_to = "editor@pmcareerdigest.example.com"',
+         'reply_to = "editor@pmcareerdigest.example.com\\u0000"'),
+        ('editor = "editor@pmcareerdigest.example.com"',
+         'editor = "editor@pmcareerdigest.example.com\\u2028"'),
+        ('title = "The craft"', 'title = "The \\u001b[31mcraft"'),
+        ('keywords = ["salary",', 'keywords = ["sal\\nary",'),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    text += (
+        '\n[delivery]\ntransport = "smtp"\n\n[delivery.smtp]\nhost = "relay.example.com"\n'
+        'helo = "mail.example.com\\r\\nRSET"\n')
+    # A postal address may span lines (it is body text, never a header).
+    text = text.replace('postal_address = "PM Career Digest, 548 Market St #12345, San '
+                        'Francisco, CA 94104, USA"',
+                        'postal_address = """PM Career Digest\n548 Market St #12345\n'
+                        'San Francisco, CA 94104, USA"""')
+    news.write_config(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(news.config_path)
+    problems = "\n".join(excinfo.value.problems)
+    for key, what in (
+        ("newsletter.name", "a line break (U+000D)"),
+        ("newsletter.from", "a line break (U+000A)"),
+        ("newsletter.reply_to", "a control character (U+0000)"),
+        ("newsletter.editor", "a line break (U+2028)"),
+        ("sections[2].title", "a control character (U+001B)"),
+        ("sections[4].keywords[0]", "a line break (U+000A)"),
+        ("feeds[0].name", "a control character (U+0007)"),
+        ("delivery.smtp.helo", "a line break (U+000D)"),
+    ):
+        assert f"{key}: contains {what}" in problems, (key, problems)
+    assert "valid: one line of text without control characters" in problems
+    assert "postal_address" not in problems
+    assert len(excinfo.value.problems) == 8, problems
+    result = run_digest("--config", news.config_path, "build")
+    assert result.returncode == 2
+    assert "newsletter.name: contains a line break" in result.stderr
+
+
+def test_a_multi_line_postal_address_still_refuses_other_controls(tmp_path):
+    news = make_newsletter(tmp_path / "news")
+    text = news.config_path.read_text().replace(
+        'postal_address = "PM Career Digest, 548', 'postal_address = "PM\\u0007 Career Digest, 548')
+    news.write_config(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(news.config_path)
+    assert excinfo.value.problems == [
+        f"{news.config_path}: newsletter.postal_address: contains a control character (U+0007)"
+        " at character 3; valid: text with line breaks but no other control character"]

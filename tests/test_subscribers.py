@@ -75,7 +75,8 @@ def test_import_reports_each_line_and_keeps_sticky_statuses(conn, tmp_path):
     assert "not a valid email address" in reasons[3]
     assert reasons[4] == "empty email"
     assert "duplicate" in reasons[5]
-    assert report.kept == [(7, "gone@example.com", "unsubscribed"),
+    # A record is reported by the line it starts on (it was the line it ended on).
+    assert report.kept == [(6, "gone@example.com", "unsubscribed"),
                            (8, "dead@example.com", "bounced"),
                            (9, "angry@example.com", "complained")]
     statuses = {r["email"]: r["status"] for r in subs.iter_rows(conn)}

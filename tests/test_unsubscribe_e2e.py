@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from .conftest import PINNED_NOW, PINNED_WEEK
+from .conftest import PINNED_NOW, PINNED_WEEK, add_excerpt
 from .test_web_support import add_subscriber, subscriber, web
 
 NEXT_WEEK, NEXT_NOW = "2026-W49", "2026-12-03T08:00:00+00:00"
@@ -41,6 +41,7 @@ def test_one_click_from_the_delivered_header_and_the_next_send_skips(tmp_path, c
         assert subscriber(news, "ada@example.com").status == "unsubscribed"
         assert subscriber(news, "grace@example.com").status == "active"
 
+        add_excerpt(news.root, NEXT_WEEK, "next-week")  # an empty issue is never sent
         assert cli("--config", config, "build", "--week", NEXT_WEEK, "--now",
                    NEXT_NOW).exit_code == 0
         sent = cli("--config", config, "send", "--week", NEXT_WEEK)

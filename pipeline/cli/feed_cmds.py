@@ -51,7 +51,8 @@ def curate() -> None:
 def curate_list(app: AppContext) -> None:
     """List the excerpts in the editor's order."""
     config = app.config
-    excerpts = curated.load_excerpts(config.curated_dir, {s.id for s in config.sections})
+    excerpts = curated.load_excerpts(config.existing_curated_dir(),
+                                     {s.id for s in config.sections})
     if not excerpts:
         echo(f"No excerpts in {config.curated_dir}.")
     for e in excerpts:

@@ -87,7 +87,13 @@ def subscribers() -> None:
 @pass_app
 @writes_state
 def subscribers_import(app: AppContext, csv_file: Path) -> None:
-    """Import FILE.csv (header row with `email`, optionally `name`)."""
+    """Import FILE.csv: a header row with an email column, optionally name and status.
+
+    Reads the exports of Mailchimp, Substack, Buttondown and listmonk as they come. Rows the
+    file marks unsubscribed, cleaned, bounced, blocklisted or complained are recorded so,
+    never as active. One transaction: an interrupted import changes nothing. Rejected rows are
+    listed with their line (the header is line 1).
+    """
     conn = db(app.config)
     try:
         report = subs.import_csv(conn, csv_file)
@@ -96,8 +102,17 @@ def subscribers_import(app: AppContext, csv_file: Path) -> None:
     echo(f"{csv_file}: {report.added} added, {report.updated} updated, "
          f"{report.unchanged} unchanged, {len(report.kept)} kept as they were, "
          f"{len(report.rejected)} rejected")
+    echo(f"  read: {', '.join(report.columns)}")
+    for status, outcomes in report.by_status.items():
+        words = ", ".join(f"{label!r} {count}" for label, count in report.labels[status].items()
+                          if label)
+        done = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
+        echo(f"  {status}{f' ({words})' if words else ''}: "
+             f"{sum(outcomes.values())} row(s): {done}")
     for line, email, status in report.kept:
         echo(f"  line {line}: {email} stays {status} (an import never re-subscribes)")
+    for line, email, was, now in report.suppressed:
+        echo(f"  line {line}: {email} was {was}, now {now} (as the file says)")
     for line, reason in report.rejected:
         echo(f"  line {line}: rejected: {reason}")
 
