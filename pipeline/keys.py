@@ -29,15 +29,14 @@ MAKE_KEY = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 SENT_STATUSES = ("sent", "partial")
 
 
-def _checked(value: str, where: str) -> bytes:
-    if len(value.strip().encode("utf-8")) < MIN_KEY_BYTES:
-        size = len(value.strip().encode("utf-8"))
+def _checked(value: str, where: str, hint: str) -> bytes:
+    size = len(value.strip().encode("utf-8"))
+    if size < MIN_KEY_BYTES:
         raise SigningKeyError(
-            f"{where} holds {'an empty key' if not size else f'a {size}-byte key'}; the key "
-            f"that signs readers' links must be at least {MIN_KEY_BYTES} bytes (a short key can "
-            "be guessed, and then anyone can unsubscribe anyone)",
-            hint=f"make one with `{MAKE_KEY}`; if links signed with the old value are already "
-                 "in readers' inboxes, keep it working through [web] previous_secrets_env")
+            f"{where} holds {f'a {size}-byte key' if size else 'an empty key'}; the key that "
+            f"signs readers' links must be at least {MIN_KEY_BYTES} bytes (a short key can be "
+            "guessed, and then anyone can unsubscribe anyone)",
+            hint=hint)
     return value.encode("utf-8")
 
 
@@ -46,7 +45,9 @@ def signing_key(config: Config) -> bytes:
     missing although messages carrying links signed by it were sent."""
     env = os.environ.get(SECRET_ENV)
     if env is not None:
-        return _checked(env, f"the environment variable {SECRET_ENV}")
+        return _checked(env, f"the environment variable {SECRET_ENV}",
+                        f"set {SECRET_ENV} to a new key made with `{MAKE_KEY}`, or unset it to "
+                        f"use {KEY_FILE}; links signed with a short key cannot be kept working")
     path = config.state_dir / KEY_FILE
     if not path.exists():
         sent = delivered_evidence(config)
@@ -62,7 +63,9 @@ def signing_key(config: Config) -> bytes:
     except (OSError, UnicodeDecodeError) as exc:
         raise SigningKeyError(f"{path}: cannot read the signing key ({exc})",
                               hint=f"it must be a readable text file, e.g. `{MAKE_KEY}`") from exc
-    return _checked(text, str(path)).strip()
+    return _checked(text, str(path),
+                    f"write a new key made with `{MAKE_KEY}` to it (mode 0600); links signed "
+                    "with a short key cannot be kept working").strip()
 
 
 def verification_keys(config: Config, current: bytes) -> tuple[bytes, ...]:
@@ -75,7 +78,9 @@ def verification_keys(config: Config, current: bytes) -> tuple[bytes, ...]:
                 f"[web] previous_secrets_env names {name}, which is not set",
                 hint=f"set {name} to the previous key (links it signed keep working), or "
                      "remove it from the list once those links no longer matter")
-        key = _checked(value, f"the environment variable {name}")
+        key = _checked(value, f"the environment variable {name}",
+                       f"set {name} to the retired key the old links were signed with, or "
+                       "remove it from [web] previous_secrets_env")
         if key not in keys:
             keys.append(key)
     return tuple(keys)
