@@ -42,6 +42,14 @@ def _confirm_paths(messages, base: str, to: str) -> list[str]:
     return [link.removeprefix(base) for link in found]
 
 
+def _signup_link(client, server, email: str, name: str = "") -> str:
+    """Sign up on the form; the path of the newest confirmation link mailed to `email`."""
+    before = len(_confirm_paths(server.news.outbox_messages(), server.base, email))
+    _signup(client, email, name)
+    return wait_for(lambda: _confirm_paths(server.news.outbox_messages(), server.base,
+                                           email)[before:], what="the confirmation link")[0]
+
+
 def _welcome_unsubscribe(news, to: str) -> str | None:
     for message in news.outbox_messages():
         if message["Subject"].startswith("Welcome") and to in str(message["To"]):
@@ -58,9 +66,7 @@ def test_a_pending_readers_link_is_dead_once_they_left(tmp_path, cli, leave):
     with web(tmp_path / "news") as server:
         news = server.news
         with server.client() as client:
-            _signup(client, "left@example.com")
-            path = wait_for(lambda: _confirm_paths(news.outbox_messages(), server.base,
-                                                   "left@example.com"), what="the link")[0]
+            path = _signup_link(client, server, "left@example.com")
             if leave == "removed":
                 assert cli("--config", news.config_path, "subscribers", "remove",
                            "left@example.com").exit_code == 0
@@ -79,9 +85,7 @@ def test_an_unsubscribed_reader_comes_back_only_through_a_new_link(tmp_path):
     with web(tmp_path / "news") as server:
         news = server.news
         with server.client() as client:
-            _signup(client, "back@example.com", "Bea")
-            first = wait_for(lambda: _confirm_paths(news.outbox_messages(), server.base,
-                                                    "back@example.com"), what="a link")[0]
+            first = _signup_link(client, server, "back@example.com", "Bea")
             assert "You are subscribed" in press_confirm(client, first).text
             unsubscribe = wait_for(lambda: _welcome_unsubscribe(news, "back@example.com"),
                                    what="the welcome mail")
@@ -95,11 +99,9 @@ def test_an_unsubscribed_reader_comes_back_only_through_a_new_link(tmp_path):
             assert subscriber(news, "back@example.com").status == "unsubscribed"
 
             # Signing up again mails a new link; that one brings the reader back.
-            _signup(client, "back@example.com")
-            paths = wait_for(lambda: _confirm_paths(news.outbox_messages(), server.base,
-                                                    "back@example.com")[1:], what="link 2")
+            second = _signup_link(client, server, "back@example.com")
             assert subscriber(news, "back@example.com").status == "unsubscribed"
-            assert "You are subscribed" in press_confirm(client, paths[0]).text
+            assert "You are subscribed" in press_confirm(client, second).text
         assert subscriber(news, "back@example.com").status == "active"
 
 
@@ -107,9 +109,7 @@ def test_only_the_buttons_post_with_its_cookie_confirms(tmp_path):
     with web(tmp_path / "news") as server:
         news = server.news
         with server.client() as client:
-            _signup(client, "p@example.com")
-            path = wait_for(lambda: _confirm_paths(news.outbox_messages(), server.base,
-                                                   "p@example.com"), what="the link")[0]
+            path = _signup_link(client, server, "p@example.com")
             for _ in range(3):
                 assert "Confirm</button>" in client.get(path).text
             assert subscriber(news, "p@example.com").status == "pending"

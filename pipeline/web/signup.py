@@ -26,7 +26,7 @@ from ..models import Subscriber
 from ..store import open_db
 from ..tokens import read_reader_token, reader_ref
 from . import csrf, mails
-from .pages import Form, message, render
+from .pages import Form, form_expired, message, render
 from .security import LIMITS, MAX_PATH_TOKEN, field, read_form
 
 log = logging.getLogger(__name__)
@@ -179,9 +179,7 @@ async def confirm_post(request: Request) -> Response:
         return _invalid(request)
     ref, link_stamp = claim
     if not csrf.check(state.keys, request, field(form, "csrf"), f"c:{ref}"):
-        return message(request, "This form has expired",
-                       "Nothing was changed. Open the confirmation link from your email again.",
-                       status=400)
+        return form_expired(request, "confirmation")
     outcome, subscriber = await run_in_threadpool(activate, state.config, ref, link_stamp)
     if outcome == "unknown":
         return _invalid(request)

@@ -24,7 +24,7 @@ from ..models import Subscriber
 from ..store import open_db
 from ..tokens import Keys, read_reader_token, reader_token
 from . import csrf
-from .pages import Form, message
+from .pages import Form, form_expired, message
 from .security import MAX_PATH_TOKEN, field, read_form
 
 RESUBSCRIBE_SECONDS = 30 * 24 * 3600
@@ -113,9 +113,7 @@ async def unsubscribe_post(request: Request) -> Response:
     ref = claim[0]
     one_click = field(form, "List-Unsubscribe") == "One-Click"
     if not one_click and not csrf.check(state.keys, request, field(form, "csrf"), f"u:{ref}"):
-        return message(request, "This form has expired",
-                       "Nothing was changed. Open the unsubscribe link from your email again.",
-                       status=400)
+        return form_expired(request, "unsubscribe")
     result = await run_in_threadpool(_set_status, state.config, ref, "unsubscribed", SUBSCRIBED)
     if result is None:
         return _forged(request)
@@ -130,9 +128,7 @@ async def resubscribe(request: Request) -> Response:
         return _forged(request)
     ref, stamp = claim
     if not csrf.check(state.keys, request, field(form, "csrf"), f"r:{ref}"):
-        return message(request, "This form has expired",
-                       "Nothing was changed. Open the unsubscribe link from your email again.",
-                       status=400)
+        return form_expired(request, "unsubscribe")
     result = await run_in_threadpool(_set_status, state.config, ref, "active",
                                      ("unsubscribed",), stamp)
     if result is None:
