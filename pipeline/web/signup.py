@@ -24,10 +24,10 @@ from ..config import Config
 from ..errors import UsageError
 from ..models import Subscriber
 from ..store import open_db
-from ..tokens import read_reader_token, reader_ref
-from . import csrf, mails
+from ..tokens import reader_ref
+from . import csrf, mails, readers
 from .pages import Form, form_expired, message, render
-from .security import LIMITS, MAX_PATH_TOKEN, field, read_form
+from .security import LIMITS, field, read_form
 
 log = logging.getLogger(__name__)
 # Known statuses that get no confirmation mail: nothing to confirm, or a reader/server said no.
@@ -101,32 +101,12 @@ async def subscribe(request: Request) -> Response:
     return message(request, *sent, background=task)
 
 
-def activate(config: Config, ref: str, link_stamp: str) -> tuple[str, Subscriber | None]:
-    conn = open_db(config.db_path)
-    try:
-        return subs.confirm_by_ref(conn, ref, link_stamp)
-    finally:
-        conn.close()
-
-
-def _reader_state(config: Config, ref: str) -> tuple[Subscriber, str] | None:
-    conn = open_db(config.db_path)
-    try:
-        return subs.get_by_ref(conn, ref)
-    finally:
-        conn.close()
-
-
 def welcome(config: Config, key: bytes, subscriber: Subscriber) -> None:
     mails.deliver(config, mails.welcome_message(config, key, subscriber))
 
 
 def _claim(request: Request) -> tuple[str, str] | None:
-    """(ref, stamp) of the path's confirmation token when genuine and unexpired."""
-    token = request.path_params["token"]
-    if len(token) > MAX_PATH_TOKEN:
-        return None
-    return read_reader_token(request.app.state.keys, "confirm", token)
+    return readers.claim(request.app.state.keys, "confirm", request.path_params["token"])
 
 
 def _invalid(request: Request) -> Response:
@@ -152,7 +132,7 @@ async def confirm_page(request: Request) -> Response:
     security scanners open every link of a message."""
     state = request.app.state
     claim = _claim(request)
-    found = await run_in_threadpool(_reader_state, state.config, claim[0]) if claim else None
+    found = await run_in_threadpool(readers.load, state.config, claim[0]) if claim else None
     if claim is None or found is None:
         return _invalid(request)
     ref, link_stamp = claim
@@ -180,7 +160,7 @@ async def confirm_post(request: Request) -> Response:
     ref, link_stamp = claim
     if not csrf.check(state.keys, request, field(form, "csrf"), f"c:{ref}"):
         return form_expired(request, "confirmation")
-    outcome, subscriber = await run_in_threadpool(activate, state.config, ref, link_stamp)
+    outcome, subscriber = await run_in_threadpool(readers.confirm, state.config, ref, link_stamp)
     if outcome == "unknown":
         return _invalid(request)
     if outcome == "stale":

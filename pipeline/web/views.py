@@ -18,46 +18,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from .. import site
-from .. import subscribers as subs
-from ..config import Config
-from ..models import Subscriber
-from ..store import open_db
-from ..tokens import Keys, read_reader_token, reader_token
-from . import csrf
+from ..tokens import reader_token
+from . import csrf, readers
 from .pages import Form, form_expired, message
-from .security import MAX_PATH_TOKEN, field, read_form
+from .security import field, read_form
 
 RESUBSCRIBE_SECONDS = 30 * 24 * 3600
 SUBSCRIBED = ("active", "pending")
-
-
-def _claim(keys: Keys, purpose: str, token: str) -> tuple[str, str] | None:
-    """(ref, issue or stamp) of a genuine reader token for `purpose`."""
-    if len(token) > MAX_PATH_TOKEN:
-        return None
-    return read_reader_token(keys, purpose, token)
-
-
-def _load(config: Config, ref: str) -> tuple[Subscriber, str] | None:
-    conn = open_db(config.db_path)
-    try:
-        return subs.get_by_ref(conn, ref)
-    finally:
-        conn.close()
-
-
-def _set_status(config: Config, ref: str, status: str, only_from: tuple[str, ...],
-                stamp: str | None = None) -> tuple[bool, str] | None:
-    """(changed, the reader's stamp afterwards), None when no reader has `ref`. Acts on that
-    row only: an unsubscribe never revives a bounce (`only_from`), a resubscribe only undoes
-    the unsubscribe its token was made after (`stamp`)."""
-    conn = open_db(config.db_path)
-    try:
-        changed = subs.set_status_by_ref(conn, ref, status, only_from, stamp)
-        found = subs.get_by_ref(conn, ref)
-    finally:
-        conn.close()
-    return None if changed is None or found is None else (changed, found[1])
 
 
 def _forged(request: Request) -> HTMLResponse:
@@ -85,8 +52,8 @@ async def unsubscribe_page(request: Request) -> Response:
     """GET: a confirm page. Never unsubscribes."""
     state = request.app.state
     token = request.path_params["token"]
-    claim = _claim(state.keys, "unsubscribe", token)
-    found = await run_in_threadpool(_load, state.config, claim[0]) if claim else None
+    claim = readers.claim(state.keys, "unsubscribe", token)
+    found = await run_in_threadpool(readers.load, state.config, claim[0]) if claim else None
     if claim is None or found is None:  # forged, or an address no longer on file
         return _forged(request)
     ref = claim[0]
@@ -106,7 +73,7 @@ async def unsubscribe_page(request: Request) -> Response:
 async def unsubscribe_post(request: Request) -> Response:
     """POST: RFC 8058 one-click (no cookie, no CSRF), or the confirm page's button."""
     state = request.app.state
-    claim = _claim(state.keys, "unsubscribe", request.path_params["token"])
+    claim = readers.claim(state.keys, "unsubscribe", request.path_params["token"])
     form = await read_form(request, state.config.web.max_body_bytes)
     if claim is None:
         return _forged(request)
@@ -114,7 +81,8 @@ async def unsubscribe_post(request: Request) -> Response:
     one_click = field(form, "List-Unsubscribe") == "One-Click"
     if not one_click and not csrf.check(state.keys, request, field(form, "csrf"), f"u:{ref}"):
         return form_expired(request, "unsubscribe")
-    result = await run_in_threadpool(_set_status, state.config, ref, "unsubscribed", SUBSCRIBED)
+    result = await run_in_threadpool(readers.set_status, state.config, ref, "unsubscribed",
+                                     SUBSCRIBED)
     if result is None:
         return _forged(request)
     return _unsubscribed_page(request, ref, result[1])
@@ -123,13 +91,13 @@ async def unsubscribe_post(request: Request) -> Response:
 async def resubscribe(request: Request) -> Response:
     state = request.app.state
     form = await read_form(request, state.config.web.max_body_bytes)
-    claim = _claim(state.keys, "resubscribe", field(form, "token"))
+    claim = readers.claim(state.keys, "resubscribe", field(form, "token"))
     if claim is None:
         return _forged(request)
     ref, stamp = claim
     if not csrf.check(state.keys, request, field(form, "csrf"), f"r:{ref}"):
         return form_expired(request, "unsubscribe")
-    result = await run_in_threadpool(_set_status, state.config, ref, "active",
+    result = await run_in_threadpool(readers.set_status, state.config, ref, "active",
                                      ("unsubscribed",), stamp)
     if result is None:
         return _forged(request)
