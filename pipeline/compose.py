@@ -25,7 +25,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from .config import Config
 from .models import OutgoingMessage, RenderedIssue, Subscriber
 from .render import TOKENS
-from .tokens import sign
+from .tokens import reader_ref, reader_token
 
 _TOKEN_RE = re.compile("|".join(re.escape(t) for t in TOKENS.values()))
 _TOKEN_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in TOKENS.values()) + ")")
@@ -51,19 +51,21 @@ def web_url(config: Config, week: str) -> str:
     return f"{config.newsletter.base_url.rstrip('/')}/issues/{week}/"
 
 
-def _links(base: str, domain: str, key: bytes, subscriber_id: int | None, week: str) -> Links:
+def _links(base: str, domain: str, key: bytes, subscriber: Subscriber | None,
+           week: str) -> Links:
     web = f"{base}/issues/{week}/"
-    if subscriber_id is None:  # the public (archive) version: no personal link
+    if subscriber is None:  # the public (archive) version: no personal link
         return Links(f"{base}/unsubscribe", f"mailto:unsubscribe@{domain}", web)
-    # The contract with the web endpoint: tokens.verify(key, "unsubscribe", token) → (id, week).
-    token = sign(key, "unsubscribe", str(subscriber_id), week)
+    # The contract with the web endpoint: tokens.read_reader_token(keys, "unsubscribe", token)
+    # → (the address's ref, week). Bound to the address, never to the row id.
+    token = reader_token(key, "unsubscribe", reader_ref(subscriber.email), week)
     return Links(f"{base}/u/{token}", f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
                  web)
 
 
 def reader_links(config: Config, key: bytes, subscriber: Subscriber | None, week: str) -> Links:
     return _links(config.newsletter.base_url.rstrip("/"), config.newsletter.sender_domain, key,
-                  subscriber.id if subscriber else None, week)
+                  subscriber, week)
 
 
 def greeting(subscriber: Subscriber | None) -> str:
@@ -217,7 +219,7 @@ class Composer:
     sign: Callable[[bytes], bytes] | None = field(default=None, repr=False)  # DKIM
 
     def links(self, subscriber: Subscriber) -> Links:
-        return _links(self.base_url, self.sender_domain, self.key, subscriber.id, self.week)
+        return _links(self.base_url, self.sender_domain, self.key, subscriber, self.week)
 
     def message_id(self, subscriber: Subscriber, recipient: str | None = None) -> str:
         # A test copy (`recipient`) never shares the real issue's Message-ID, even when sent

@@ -54,6 +54,14 @@ def _feed_url_problem(value: str) -> str | None:
     return None
 
 
+def _env_names_problem(names: tuple[str, ...]) -> str | None:
+    bad = [n for n in names if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", n)]
+    if bad:
+        return (f"{', '.join(map(repr, bad))}: not an environment variable name; valid: names "
+                'such as "DIGEST_SECRET_PREVIOUS" (the values stay in the environment)')
+    return None
+
+
 def _address_problem(value: str) -> str | None:
     return None if "@" in value else "must contain an email address, e.g. 'Name <a@b.c>'"
 
@@ -258,6 +266,9 @@ class WebConfig:
     forwarded_allow_ips: str = field(default="127.0.0.1", metadata=_meta(
         doc="proxies trusted for X-Forwarded-For (comma-separated IPs, '*' for any)"))
     max_body_bytes: int = field(default=16384, metadata=_meta(min=1024))
+    previous_secrets_env: tuple[str, ...] = field(default=(), metadata=_meta(
+        check=_env_names_problem,
+        doc="environment variables holding retired signing keys: their links still work"))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,13 @@ class UsageError(PipelineError):
     exit_code = EXIT_USAGE
 
 
+class SigningKeyError(PipelineError):
+    """The key that signs readers' links is unusable, or missing where links were already sent
+    (names the file or the environment variable, and how to make or restore one)."""
+
+    exit_code = EXIT_USAGE
+
+
 class CuratedError(UsageError):
     """An excerpt file in the curated folder is malformed (names its path and line)."""
 

@@ -123,11 +123,11 @@ pre {{ background: #fff; padding: 16px; max-width: 72ch; white-space: pre-wrap; 
 def write_preview(config: Config, week: str) -> Path:
     """issues/<week>/preview.html from the issue as it renders now (templates included)."""
     from .check import check_rendered
+    from .keys import signing_key
     from .run import load_rendered
-    from .tokens import signing_key
 
     rendered = load_rendered(config, week)
-    key = signing_key(config.state_dir)
+    key = signing_key(config)
     html_body, text_body = public_version(config, key, rendered)
     report = check_rendered(config, rendered, key)
     path = archive.issue_dir(config.archive_dir, week) / "preview.html"
@@ -305,10 +305,10 @@ def screenshot_html(html_body: str, folder: Path, widths: tuple[int, ...] = WIDT
 
 
 def screenshots(config: Config, week: str) -> list[Shot]:
+    from .keys import signing_key
     from .run import load_rendered
-    from .tokens import signing_key
 
     rendered = load_rendered(config, week)
-    html_body, _ = public_version(config, signing_key(config.state_dir), rendered)
+    html_body, _ = public_version(config, signing_key(config), rendered)
     return screenshot_html(html_body, archive.issue_dir(config.archive_dir, week),
                            schemes=("light", "dark"))

@@ -19,11 +19,11 @@ from .config import Config
 from .errors import CheckFailed, ParseError, UsageError
 from .fetch import fetch_all
 from .history import item_keys, rebuild_history
+from .keys import signing_key
 from .models import Entry, FeedReport, FetchResult, Issue, RenderedIssue, Subscriber
 from .parse import parse_document
 from .render import render_issue
 from .store import open_db, transaction, utcnow
-from .tokens import signing_key
 from .weeks import week_id
 
 
@@ -192,7 +192,7 @@ def build(config: Config, week: str | None, now: datetime) -> BuildResult:
                              published_keys(conn, week), intro)
         with timings.measure("render"):
             rendered = render_issue(config, issue)
-        key = signing_key(config.state_dir)
+        key = signing_key(config)
         with timings.measure("check"):
             report = check_rendered(config, rendered, key)
         with timings.measure("archive"):
@@ -234,7 +234,7 @@ def _send_setup(config: Config, week: str, now: datetime, subject_prefix: str = 
     from .dkim import load_signer
 
     rendered = load_rendered(config, week)
-    key = signing_key(config.state_dir)
+    key = signing_key(config)
     report = check_rendered(config, rendered, key)
     if not report.ok:
         raise CheckFailed(f"issue {week} fails its check: " + "; ".join(report.errors),
@@ -332,7 +332,7 @@ def check_built(config: Config, week: str, links: bool = False) -> CheckReport:
     """`digest check`: every pre-flight check of a built issue; `links` also requests each
     outbound link (a failing one is a warning: the web is flaky, the issue is not wrong)."""
     rendered = load_rendered(config, week)
-    return check_rendered(config, rendered, signing_key(config.state_dir), links=links)
+    return check_rendered(config, rendered, signing_key(config), links=links)
 
 
 def issue_statuses(config: Config) -> dict[str, str]:
@@ -368,7 +368,7 @@ def archived_result(config: Config, week: str, frozen: bool = False) -> BuildRes
     previous = archive.read_report(config.archive_dir, week) or {}
     return BuildResult(rendered.issue, rendered, archive.issue_dir(config.archive_dir, week),
                        [FeedReport(**f) for f in previous.get("feeds", [])],
-                       check_rendered(config, rendered, signing_key(config.state_dir)), {},
+                       check_rendered(config, rendered, signing_key(config)), {},
                        frozen=frozen)
 
 

@@ -22,10 +22,10 @@ from . import archive
 from .compose import public_version, web_url
 from .config import Config
 from .fsutil import atomic_write_text
+from .keys import signing_key
 from .models import Issue
 from .render import environment, render_issue
 from .store import open_db
-from .tokens import signing_key
 
 WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -79,7 +79,7 @@ def find_sent(config: Config, week: str) -> SentIssue | None:
 def issue_html(config: Config, issue: Issue, key: bytes | None = None) -> str:
     """The web version of one issue: the reader-neutral email HTML, with feed discovery."""
     rendered = render_issue(config, issue)
-    html, _ = public_version(config, key or signing_key(config.state_dir), rendered)
+    html, _ = public_version(config, key or signing_key(config), rendered)
     feed = f'<link rel="alternate" type="application/atom+xml" href="{base_url(config)}' \
            f'/issues/feed.xml" title="{html_escape(config.newsletter.name, quote=True)}">'
     return html.replace("</head>", feed + "</head>", 1)
@@ -137,7 +137,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
 def write_site(config: Config) -> list[Path]:
     """Write the static archive into the archive folder. Returns the files it (re)wrote."""
     issues = sent_issues(config)
-    key = signing_key(config.state_dir)
+    key = signing_key(config)
     root = config.archive_dir
     written = []
     files = {root / "index.html": index_html(config, issues),

@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .names import normalize_name
+from .tokens import reader_ref
+
 MIGRATIONS: list[str] = [
     # 1: the first schema
     """
@@ -99,6 +102,34 @@ MIGRATIONS: list[str] = [
     ALTER TABLE issues_v2 RENAME TO issues;
     CREATE UNIQUE INDEX issues_number ON issues(number) WHERE status != 'skipped';
     """,
+    # 3: links name a reader by `ref`, a keyless digest of the address (tokens.reader_ref),
+    # not by the row id, so an old link acts on its own address after the database was
+    # recreated or restored. `status_stamp` is random and renewed by every change of status:
+    # a link made at one stamp (a confirmation) acts only if nothing changed since. Triggers
+    # keep both filled whatever code writes the row; reader_ref() and normalize_name() are
+    # Python functions `connect` registers. Names stored before names.py are normalised too.
+    """
+    ALTER TABLE subscribers ADD COLUMN ref TEXT;
+    ALTER TABLE subscribers ADD COLUMN status_stamp TEXT;
+    UPDATE subscribers SET ref = reader_ref(email), status_stamp = lower(hex(randomblob(8))),
+        name = normalize_name(name);
+    CREATE UNIQUE INDEX subscribers_ref ON subscribers(ref);
+    CREATE TRIGGER subscribers_on_insert AFTER INSERT ON subscribers
+    BEGIN
+        UPDATE subscribers SET ref = coalesce(NEW.ref, reader_ref(NEW.email)),
+            status_stamp = coalesce(NEW.status_stamp, lower(hex(randomblob(8))))
+        WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER subscribers_on_email AFTER UPDATE OF email ON subscribers
+    BEGIN
+        UPDATE subscribers SET ref = reader_ref(NEW.email) WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER subscribers_on_status AFTER UPDATE OF status ON subscribers
+        WHEN NEW.status IS NOT OLD.status
+    BEGIN
+        UPDATE subscribers SET status_stamp = lower(hex(randomblob(8))) WHERE id = NEW.id;
+    END;
+    """,
 ]
 
 
@@ -114,6 +145,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    # Used by migration 3 and its triggers (a digest SQLite does not have).
+    conn.create_function("reader_ref", 1, reader_ref, deterministic=True)
+    conn.create_function("normalize_name", 1, normalize_name, deterministic=True)
     return conn
 
 
@@ -159,3 +193,8 @@ def open_db(path: Path) -> sqlite3.Connection:
     conn = connect(path)
     migrate(conn)
     return conn
+
+
+def count_sent_messages(conn: sqlite3.Connection) -> int:
+    """Messages the ledger records as delivered, over every issue."""
+    return conn.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0]

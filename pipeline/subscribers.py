@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,12 @@ from email_validator import EmailNotValidError, validate_email
 from .csvimport import CsvRow, parse_export
 from .errors import UsageError
 from .models import Subscriber
+from .names import normalize_name as clean_name  # called by every path that stores a name
 from .store import transaction, utcnow
 
 STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 # An import never brings these back: the reader or their server said no.
 STICKY = ("unsubscribed", "bounced", "complained")
-MAX_NAME = 200
 
 
 def normalize_email(address: str) -> str:
@@ -34,13 +34,6 @@ def normalize_email(address: str) -> str:
     except EmailNotValidError as exc:
         raise UsageError(f"{address!r} is not a valid email address: {exc}") from exc
     return result.normalized
-
-
-def clean_name(name: str | None) -> str | None:
-    if name is None:
-        return None
-    name = " ".join(name.split())[:MAX_NAME]  # no CR/LF can reach a header
-    return name or None
 
 
 def _row(row: sqlite3.Row) -> Subscriber:
@@ -118,6 +111,70 @@ def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
         raise UsageError(f"{email}: no such subscriber", hint="see `digest subscribers list`")
     set_status(conn, subscriber.id, "unsubscribed")
     return get_by_id(conn, subscriber.id)  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- by ref
+# Links name a reader by `ref` (tokens.reader_ref of the address; store migration 3), never by
+# row id. The stamp a link may carry is the reader's `status_stamp` when the link was made: it
+# is random and renewed by every change of status, so such a link acts only if nothing
+# happened since (even within the same second, even in a recreated database).
+
+
+def get_by_ref(conn: sqlite3.Connection, ref: str) -> tuple[Subscriber, str] | None:
+    """(the reader a link names, their current stamp), or None when no reader has `ref`."""
+    row = conn.execute("SELECT * FROM subscribers WHERE ref = ?", (ref,)).fetchone()
+    return (_row(row), row["status_stamp"]) if row else None
+
+
+def set_status_by_ref(conn: sqlite3.Connection, ref: str, status: str,
+                      only_from: tuple[str, ...], stamp: str | None = None) -> bool | None:
+    """Change the status of the reader `ref` names, only from one of `only_from` (an
+    unsubscribe never revives a bounce) and, given a `stamp`, only if their status did not
+    change since. None when no reader has `ref`; else whether it changed."""
+    if status not in STATUSES:
+        raise ValueError(status)
+    now = utcnow()
+    marks = ",".join("?" * len(only_from))
+    with transaction(conn):
+        cursor = conn.execute(
+            "UPDATE subscribers SET status = ?, updated_at = ?,"
+            " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
+            f" WHERE ref = ? AND status IN ({marks}) AND (? IS NULL OR status_stamp = ?)",
+            (status, now, status, now, ref, *only_from, stamp, stamp))
+        if cursor.rowcount:
+            return True
+        return False if get_by_ref(conn, ref) else None
+
+
+def confirm_outcome(status: str, stamp: str, link_stamp: str) -> str:
+    """What a confirmation link made at `link_stamp` may do for a reader in `status` whose
+    stamp is now `stamp`: 'confirmable' for a pending reader, or an unsubscribed one who
+    signed up again after unsubscribing (the link is newer than their last change);
+    'already' when active; 'stale' when they unsubscribed, were removed, bounced or
+    complained since the link was made."""
+    if status == "active":
+        return "already"
+    if status == "pending" or (status == "unsubscribed" and stamp == link_stamp):
+        return "confirmable"
+    return "stale"
+
+
+def confirm_by_ref(conn: sqlite3.Connection, ref: str,
+                   link_stamp: str) -> tuple[str, Subscriber | None]:
+    """Double opt-in: ('activated', reader), or confirm_outcome's 'already' or 'stale' (nothing
+    changed), or ('unknown', None) when no reader has `ref`."""
+    with transaction(conn):  # of two clicks at once, one activates
+        found = get_by_ref(conn, ref)
+        if found is None:
+            return "unknown", None
+        reader, stamp = found
+        outcome = confirm_outcome(reader.status, stamp, link_stamp)
+        if outcome != "confirmable":
+            return outcome, reader
+        now = utcnow()
+        conn.execute("UPDATE subscribers SET status = 'active', updated_at = ?,"
+                     " confirmed_at = ? WHERE id = ?", (now, now, reader.id))
+    return "activated", replace(reader, status="active")
 
 
 def list_subscribers(conn: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:

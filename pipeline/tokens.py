@@ -1,7 +1,10 @@
-"""HMAC-SHA256 tokens for unsubscribe and confirmation links, and the signing key.
+"""HMAC-SHA256 tokens for the links in readers' mail (unsubscribe, confirm, resubscribe) and
+the web forms (CSRF).
 
-The key comes from $DIGEST_SECRET; when unset, a random key is created once in the state folder
-(mode 0600) and used from then on, so a fresh clone works without set-up.
+A reader is named by `reader_ref(address)`, a keyless digest of the address, never by a
+database row id: a link made before the database was recreated or restored from an older
+backup still acts on the address it was made for, and on nobody else. Tokens are signed with
+the current key and verified against every key still accepted (keys.py: rotation).
 """
 
 from __future__ import annotations
@@ -9,38 +12,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import secrets
+import re
 import time
-from pathlib import Path
+from collections.abc import Sequence
 
-SECRET_ENV = "DIGEST_SECRET"
-KEY_FILE = "secret.key"
+REF_LENGTH = 22  # 132 bits of the digest: no two addresses of any real list collide
+_REF_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_REF_DOMAIN = b"pmcd-reader\x1f"  # keeps these digests apart from any other use of sha256
+
+Keys = bytes | Sequence[bytes]  # one key, or the accepted keys (the current one first)
 
 
-def signing_key(state_dir: Path) -> bytes:
-    env = os.environ.get(SECRET_ENV)
-    if env:
-        return env.encode("utf-8")
-    path = state_dir / KEY_FILE
-    if not path.is_file():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        # Written whole under a private name, then linked into place: link() never replaces,
-        # so of two processes starting at once the first key wins and neither can read a
-        # half-written (empty) key file, as it could after an O_EXCL create.
-        tmp = state_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+def reader_ref(address: str) -> str:
+    """The reader's reference in tokens and in `subscribers.ref`: a digest of the normalised
+    address (subscribers.normalize_email), lower-cased. The same with any key, in any
+    database, so after a restore the same address has the same ref."""
+    digest = hashlib.sha256(_REF_DOMAIN + address.strip().lower().encode("utf-8")).digest()
+    return _b64(digest)[:REF_LENGTH]
 
 
 def _b64(data: bytes) -> str:
@@ -51,19 +39,23 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _mac(key: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, payload, hashlib.sha256).digest()[:20]
+
+
 def sign(key: bytes, purpose: str, subject: str, issue: str = "",
          expires: int | None = None) -> str:
-    """A token binding `purpose` (unsubscribe, confirm…), `subject` (subscriber) and `issue`."""
+    """A token binding `purpose` (unsubscribe, confirm…), `subject` and `issue`."""
     expiry = "" if expires is None else str(expires)
-    payload = "\x1f".join((purpose, subject, issue, expiry))
-    mac = hmac.new(key, payload.encode("utf-8"), hashlib.sha256).digest()[:20]
+    payload = "\x1f".join((purpose, subject, issue, expiry)).encode("utf-8")
     return ".".join((_b64(subject.encode("utf-8")), _b64(issue.encode("utf-8")), expiry,
-                     _b64(mac)))
+                     _b64(_mac(key, payload))))
 
 
-def verify(key: bytes, purpose: str, token: str,
+def verify(keys: Keys, purpose: str, token: str,
            now: float | None = None) -> tuple[str, str] | None:
-    """(subject, issue) when the token is genuine, for this purpose and unexpired; else None."""
+    """(subject, issue) when the token was signed by one of `keys` for this purpose and is
+    unexpired; else None."""
     try:
         subject_b64, issue_b64, expiry, mac_b64 = token.split(".")
         subject = _unb64(subject_b64).decode("utf-8")
@@ -71,9 +63,11 @@ def verify(key: bytes, purpose: str, token: str,
         mac = _unb64(mac_b64)
     except (ValueError, UnicodeDecodeError):
         return None
-    payload = "\x1f".join((purpose, subject, issue, expiry))
-    expected = hmac.new(key, payload.encode("utf-8"), hashlib.sha256).digest()[:20]
-    if not hmac.compare_digest(mac, expected):
+    payload = "\x1f".join((purpose, subject, issue, expiry)).encode("utf-8")
+    candidates = (keys,) if isinstance(keys, bytes) else tuple(keys)
+    # Every key is tried, so the time taken does not tell which one matched.
+    genuine = [hmac.compare_digest(mac, _mac(key, payload)) for key in candidates]
+    if not any(genuine):
         return None
     try:
         expired = bool(expiry) and int(expiry) < (time.time() if now is None else now)
@@ -91,8 +85,19 @@ def sign_expiring(key: bytes, purpose: str, subject: str, issue: str, seconds: f
                 expires=int((time.time() if now is None else now) + seconds))
 
 
-def binding(value: str) -> str:
-    """A short keyless digest of `value` to bind a token to it without putting it in a URL
-    (a confirmation link names the address's hash, not the address)."""
-    return hashlib.sha256(value.strip().lower().encode("utf-8")).hexdigest()[:16]
+def reader_token(key: bytes, purpose: str, ref: str, issue: str = "",
+                 expires: int | None = None) -> str:
+    """A token naming one reader by ref: an unsubscribe link (`issue` = the week), a
+    confirmation (`issue` = the reader's state stamp, see web/signup.py)…"""
+    if not _REF_RE.match(ref):
+        raise ValueError(f"not a reader ref: {ref!r}")
+    return sign(key, purpose, ref, issue, expires)
 
+
+def read_reader_token(keys: Keys, purpose: str, token: str,
+                      now: float | None = None) -> tuple[str, str] | None:
+    """(ref, issue) of a genuine, unexpired reader token for `purpose`; else None."""
+    verified = verify(keys, purpose, token, now)
+    if verified is None or not _REF_RE.match(verified[0]):
+        return None
+    return verified

@@ -21,7 +21,7 @@ from pipeline.dkim import SIGNED_HEADERS, load_signer
 from pipeline.errors import ConfigError
 from pipeline.models import Subscriber
 from pipeline.run import build, load_rendered
-from pipeline.tokens import verify
+from pipeline.tokens import reader_ref, verify
 
 from .conftest import PINNED_NOW, PINNED_WEEK, require_tool
 
@@ -63,7 +63,8 @@ def test_headers_and_structure(rendered):
     assert uris[0].startswith("https://pmcareerdigest.example.com/u/")
     assert uris[1].startswith("mailto:unsubscribe@pmcareerdigest.example.com?subject=")
     token = uris[0].rsplit("/", 1)[1]
-    assert verify(KEY, "unsubscribe", token) == ("42", PINNED_WEEK)  # the web endpoint's contract
+    # The web endpoint's contract: the address's ref (never the row id) and the week.
+    assert verify(KEY, "unsubscribe", token) == (reader_ref("ada@example.com"), PINNED_WEEK)
     assert message.sender == "digest@pmcareerdigest.example.com"
     assert message.recipient == "ada@example.com"
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 import time
 
-from pipeline.tokens import binding, sign_expiring, signing_key
+from pipeline.keys import signing_key
+from pipeline.tokens import reader_ref, reader_token
 
 from .conftest import free_port
 from .test_web_support import add_subscriber, subscriber, wait_for, web
@@ -35,6 +36,15 @@ def _link(message, prefix: str) -> str:
     return re.search(rf"(http://\S+{prefix}\S+)", text).group(1)
 
 
+def press_confirm(client, path: str):
+    """What a reader does with the link: open the page (GET), press its Confirm button."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    assert f'<form method="post" action="{path}">' in page.text
+    button = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return client.post(path, data={"csrf": button})
+
+
 def test_double_opt_in_with_confirmation_and_one_welcome(tmp_path):
     with web(tmp_path / "news") as server:
         news = server.news
@@ -51,7 +61,11 @@ def test_double_opt_in_with_confirmation_and_one_welcome(tmp_path):
             assert subscriber(news, "new.reader@example.com").status == "pending"
             link = _link(confirm, "/confirm/")
             assert link.startswith(server.base + "/confirm/")
-            opened = client.get(link.removeprefix(server.base))
+            for _ in range(3):  # mail scanners open every link: GET never confirms
+                shown = client.get(link.removeprefix(server.base))
+                assert shown.status_code == 200 and "Confirm</button>" in shown.text
+                assert subscriber(news, "new.reader@example.com").status == "pending"
+            opened = press_confirm(client, link.removeprefix(server.base))
             assert opened.status_code == 200 and "You are subscribed" in opened.text
             assert subscriber(news, "new.reader@example.com").status == "active"
             welcome = wait_for(lambda: _mails(news, "Welcome", "New.Reader@example.com"),
@@ -128,16 +142,22 @@ def test_per_ip_rate_limit(tmp_path):
 def test_expired_or_foreign_confirmation_links_change_nothing(tmp_path):
     with web(tmp_path / "news") as server:
         news = server.news
-        pending = add_subscriber(news, "p@example.com", status="pending")
-        key = signing_key(news.config().state_dir)
-        expired = sign_expiring(key, "confirm", str(pending.id), binding("p@example.com"),
-                                3600, now=time.time() - 7200)
-        other = sign_expiring(key, "confirm", str(pending.id), binding("q@example.com"), 3600)
-        unsub = sign_expiring(key, "unsubscribe", str(pending.id), binding("p@example.com"), 60)
+        add_subscriber(news, "p@example.com", status="pending")
+        key = signing_key(news.config())
+        ref = reader_ref("p@example.com")
+        expired = reader_token(key, "confirm", ref, "", int(time.time() - 3600))
+        unknown = reader_token(key, "confirm", reader_ref("q@example.com"), "",
+                               int(time.time() + 3600))  # genuine, for an address not on file
+        unsub = reader_token(key, "unsubscribe", ref, "", int(time.time() + 60))
+        forged = reader_token(b"x" * 32, "confirm", ref, "", int(time.time() + 3600))
         with server.client() as client:
-            for token in (expired, other, unsub, "nonsense"):
+            button = _csrf(client.get("/subscribe").text)  # a CSRF cookie, for the POSTs
+            for token in (expired, unknown, unsub, forged, "nonsense"):
                 page = client.get(f"/confirm/{token}")
                 assert page.status_code == 400 and "Nothing was changed" in page.text
+                assert "Confirm</button>" not in page.text
+                post = client.post(f"/confirm/{token}", data={"csrf": button})
+                assert post.status_code == 400 and "Nothing was changed" in post.text
         assert subscriber(news, "p@example.com").status == "pending"
 
 

@@ -1,10 +1,8 @@
 """HMAC-SHA256 tokens: bound to purpose, subject and issue; altered or foreign ones refused;
-expiring ones expire; the signing key comes from DIGEST_SECRET or a 0600 file made once."""
+expiring ones expire; reader tokens name the address's ref and verify with any accepted key.
+(The signing key itself: test_keys.py.)"""
 
 from __future__ import annotations
-
-import stat
-from pathlib import Path
 
 from pipeline import tokens
 
@@ -35,43 +33,29 @@ def test_expiring_tokens_expire_and_cannot_be_extended():
     assert tokens.verify(KEY, "confirm", ".".join((subject, issue, "", mac))) is None
 
 
-def test_signing_key_from_env_or_a_private_file(tmp_path, monkeypatch):
-    monkeypatch.delenv(tokens.SECRET_ENV, raising=False)
-    key = tokens.signing_key(tmp_path / "var")
-    path = tmp_path / "var" / tokens.KEY_FILE
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert tokens.signing_key(tmp_path / "var") == key and len(key) == 64
-    monkeypatch.setenv(tokens.SECRET_ENV, "from-the-environment")
-    assert tokens.signing_key(tmp_path / "var") == b"from-the-environment"
+def test_reader_ref_is_bound_to_the_address_not_the_key_or_the_row():
+    ref = tokens.reader_ref("Ada@example.com")
+    assert ref == tokens.reader_ref(" ada@example.com") == tokens.reader_ref("ADA@EXAMPLE.COM")
+    assert ref != tokens.reader_ref("bob@example.com")
+    assert len(ref) == tokens.REF_LENGTH and "ada" not in ref.lower()
+    # Not a bare sha256 of the address: a list of hashes elsewhere does not match refs.
+    import base64
+    import hashlib
+    bare = base64.urlsafe_b64encode(hashlib.sha256(b"ada@example.com").digest()).decode()
+    assert not bare.startswith(ref)
 
 
-def test_binding_hides_the_address_and_ignores_case():
-    assert tokens.binding("Ada@Example.com") == tokens.binding(" ada@example.com")
-    assert "ada" not in tokens.binding("ada@example.com")
-    assert tokens.binding("ada@example.com") != tokens.binding("bob@example.com")
-
-
-def _key_in(folder: str, barrier, out) -> None:
-    barrier.wait()
-    out.put(tokens.signing_key(Path(folder)))
-
-
-def test_processes_starting_together_share_one_whole_key(tmp_path, monkeypatch):
-    """`digest serve` and `digest run` starting at once on a fresh state folder: each must
-    read the same complete key, never an empty file another process has just created."""
-    import multiprocessing
-
-    monkeypatch.delenv(tokens.SECRET_ENV, raising=False)
-    context = multiprocessing.get_context("fork")
-    for round_ in range(30):
-        folder = str(tmp_path / f"var{round_}")
-        barrier, out = context.Barrier(8), context.Queue()
-        procs = [context.Process(target=_key_in, args=(folder, barrier, out))
-                 for _ in range(8)]
-        for proc in procs:
-            proc.start()
-        keys = {out.get(timeout=10) for _ in procs}
-        for proc in procs:
-            proc.join()
-        assert len(keys) == 1 and len(keys.pop()) == 64, f"round {round_}"
-        assert sorted(p.name for p in Path(folder).iterdir()) == [tokens.KEY_FILE]
+def test_reader_tokens_verify_with_any_accepted_key_and_only_for_a_ref():
+    ref = tokens.reader_ref("ada@example.com")
+    old, new = b"o" * 32, b"n" * 32
+    token = tokens.reader_token(old, "unsubscribe", ref, "2026-W48")
+    assert tokens.read_reader_token((new, old), "unsubscribe", token) == (ref, "2026-W48")
+    assert tokens.read_reader_token(old, "unsubscribe", token) == (ref, "2026-W48")
+    assert tokens.read_reader_token((new,), "unsubscribe", token) is None
+    assert tokens.read_reader_token((new, old), "confirm", token) is None
+    # A genuine token whose subject is not a ref (a numeric id of the old format) is refused.
+    legacy = tokens.sign(new, "unsubscribe", "42", "2026-W48")
+    assert tokens.read_reader_token(new, "unsubscribe", legacy) is None
+    expired = tokens.reader_token(new, "confirm", ref, "stamp", expires=1_000)
+    assert tokens.read_reader_token(new, "confirm", expired, now=1_001) is None
+    assert tokens.read_reader_token(new, "confirm", expired, now=999) == (ref, "stamp")

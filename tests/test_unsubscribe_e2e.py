@@ -55,8 +55,8 @@ def test_one_click_during_the_send_stops_the_queued_message(tmp_path, cli):
     """A reader whose row is already queued (and read into the sender's batch) unsubscribes
     while the issue is going out: their message is not sent."""
     from pipeline.compose import reader_links
+    from pipeline.keys import signing_key
     from pipeline.run import send
-    from pipeline.tokens import signing_key
     from pipeline.transports.maildir import MaildirTransport
     from pipeline.weeks import parse_now
 
@@ -67,7 +67,7 @@ def test_one_click_during_the_send_stops_the_queued_message(tmp_path, cli):
         assert cli("--config", str(news.config_path), "build", "--week", PINNED_WEEK, "--now",
                    PINNED_NOW).exit_code == 0
         last = readers[-1]
-        url = reader_links(config, signing_key(config.state_dir), last, PINNED_WEEK).unsubscribe
+        url = reader_links(config, signing_key(config), last, PINNED_WEEK).unsubscribe
         assert url.startswith(server.base + "/u/")
 
         class ClickDuringSend(MaildirTransport):

@@ -26,7 +26,7 @@ def test_digest_serve_runs_uvicorn_on_the_given_port(tmp_path):
     process = subprocess.Popen(
         [str(digest), "--config", str(news.config_path), "serve", "--host", "127.0.0.1",
          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "DIGEST_SECRET": "test-secret"})
+        env={**os.environ, "DIGEST_SECRET": "test-secret-" + "s" * 32})
     try:
         def healthy():
             try:

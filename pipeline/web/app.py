@@ -1,7 +1,7 @@
 """The Starlette application and `serve` (uvicorn).
 
 Routes (under newsletter.base_url):
-  /subscribe (GET form, POST)  /confirm/{token}     double opt-in
+  /subscribe (GET form, POST)  /confirm/{token} (GET page, POST)  double opt-in
   /u/{token} (GET page, POST)  /resubscribe (POST)  RFC 8058 one-click unsubscribe
   /issues/  /issues/feed.xml  /issues/{week}/        the public archive
   /healthz                                           for the reverse proxy's checks
@@ -21,9 +21,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..config import Config
+from ..keys import signing_key, verification_keys
 from ..render import environment
 from ..store import open_db
-from ..tokens import signing_key
 from . import signup, views
 from .pages import message
 from .ratelimit import RateLimiter
@@ -64,7 +64,8 @@ def create_app(config: Config) -> Starlette:
         Route("/", signup.subscribe_form, methods=["GET"]),
         Route("/subscribe", signup.subscribe_form, methods=["GET"]),
         Route("/subscribe", signup.subscribe, methods=["POST"]),
-        Route("/confirm/{token}", signup.confirm, methods=["GET"]),
+        Route("/confirm/{token}", signup.confirm_page, methods=["GET"]),
+        Route("/confirm/{token}", signup.confirm_post, methods=["POST"]),
         Route("/u/{token}", views.unsubscribe_page, methods=["GET"]),
         Route("/u/{token}", views.unsubscribe_post, methods=["POST"]),
         Route("/resubscribe", views.resubscribe, methods=["POST"]),
@@ -83,7 +84,8 @@ def create_app(config: Config) -> Starlette:
     # Migrate now, once: requests arriving together must not race to create the schema.
     open_db(config.db_path).close()
     app.state.config = config
-    app.state.key = signing_key(config.state_dir)
+    app.state.key = signing_key(config)  # signs new links
+    app.state.keys = verification_keys(config, app.state.key)  # and the retired keys: verify
     app.state.env = environment(config)
     app.state.limiter = RateLimiter(web.signup_limit, web.signup_window_seconds)
     app.state.mail_limiter = RateLimiter(3, web.signup_window_seconds)

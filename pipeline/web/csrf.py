@@ -16,7 +16,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..tokens import sign_expiring, verify
+from ..tokens import Keys, sign_expiring, verify
 
 COOKIE = "digest_csrf"
 TOKEN_SECONDS = 4 * 3600
@@ -33,9 +33,9 @@ def token(key: bytes, nonce_value: str, form: str) -> str:
     return sign_expiring(key, "csrf", nonce_value, form, TOKEN_SECONDS)
 
 
-def check(key: bytes, request: Request, value: str, form: str) -> bool:
+def check(keys: Keys, request: Request, value: str, form: str) -> bool:
     cookie = request.cookies.get(COOKIE, "")
-    verified = verify(key, "csrf", value)
+    verified = verify(keys, "csrf", value)
     if verified is None or not _NONCE_RE.match(cookie):
         return False
     signed_nonce, signed_form = verified

@@ -14,30 +14,34 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from ..compose import address_header, ascii_address, header_safe, list_id
 from ..config import Config
+from ..deliver import RetryPolicy, deliver_message
 from ..errors import PipelineError
 from ..models import DeliveryResult, OutgoingMessage, Subscriber
 from ..render import environment
 from ..run import make_transport
-from ..tokens import binding, sign, sign_expiring
+from ..tokens import reader_ref, reader_token
 
 log = logging.getLogger(__name__)
+# Tries per signup mail: enough for a relay's brief hiccup, and the reader can ask again.
+MAIL_ATTEMPTS = 3
 
 
 def base_url(config: Config) -> str:
     return config.newsletter.base_url.rstrip("/")
 
 
-def confirm_url(config: Config, key: bytes, subscriber: Subscriber,
+def confirm_url(config: Config, key: bytes, subscriber: Subscriber, stamp: str = "",
                 now: datetime | None = None) -> str:
-    seconds = config.web.confirm_expiry_hours * 3600
-    token = sign_expiring(key, "confirm", str(subscriber.id), binding(subscriber.email),
-                          seconds, now=(now or datetime.now(tz=UTC)).timestamp())
+    """The double opt-in link: the reader's ref and `stamp` (their state when it was made:
+    subscribers.confirm_by_ref), expiring after [web] confirm_expiry_hours."""
+    expires = (now or datetime.now(tz=UTC)).timestamp() + config.web.confirm_expiry_hours * 3600
+    token = reader_token(key, "confirm", reader_ref(subscriber.email), stamp, int(expires))
     return f"{base_url(config)}/confirm/{token}"
 
 
 def unsubscribe_url(config: Config, key: bytes, subscriber: Subscriber) -> str:
     # The same kind of token as an issue's, with no issue: it never expires either.
-    return f"{base_url(config)}/u/{sign(key, 'unsubscribe', str(subscriber.id), '')}"
+    return f"{base_url(config)}/u/{reader_token(key, 'unsubscribe', reader_ref(subscriber.email))}"
 
 
 def _build(config: Config, subscriber: Subscriber, kind: str, subject: str,
@@ -71,12 +75,12 @@ def _build(config: Config, subscriber: Subscriber, kind: str, subject: str,
                            data=msg.as_bytes())
 
 
-def confirm_message(config: Config, key: bytes, subscriber: Subscriber,
+def confirm_message(config: Config, key: bytes, subscriber: Subscriber, stamp: str = "",
                     now: datetime | None = None) -> OutgoingMessage:
     now = now or datetime.now(tz=UTC)
     return _build(config, subscriber, "confirm",
                   f"Confirm your subscription to {config.newsletter.name}",
-                  {"confirm_url": confirm_url(config, key, subscriber, now),
+                  {"confirm_url": confirm_url(config, key, subscriber, stamp, now),
                    "expiry_hours": config.web.confirm_expiry_hours}, now)
 
 
@@ -90,16 +94,20 @@ def welcome_message(config: Config, key: bytes, subscriber: Subscriber,
 
 
 def deliver(config: Config, message: OutgoingMessage) -> DeliveryResult:
-    """Send one message through the configured transport (Maildir or SMTP); failures are
-    logged, never raised (this runs after the response)."""
+    """Send one message through the configured transport (Maildir or SMTP), retrying a 4xx
+    reply or an unreachable server a few times with backoff ([delivery]
+    retry_backoff_seconds). Failures are logged, never raised: this runs after the response,
+    and a reader whose confirmation never arrived can simply sign up again."""
+    policy = RetryPolicy(min(MAIL_ATTEMPTS, config.delivery.max_attempts),
+                         config.delivery.retry_backoff_seconds)
     try:
         transport = make_transport(config)
         try:
-            result = transport.send(message)
+            result = deliver_message(message, message.subscriber_id or 0, transport,
+                                     policy).result
         finally:
             transport.close()
     except (PipelineError, OSError) as exc:
-        # After the response: nobody to tell but the log. A pending reader can sign up again.
         result = DeliveryResult(message.recipient, False, None, str(exc))
     if not result.ok:
         log.warning("%s mail to subscriber %s not sent: %s %s", message.issue_id,

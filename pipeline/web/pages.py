@@ -45,3 +45,10 @@ def message(request: Request, heading: str, *paragraphs: str, status: int = 200,
     return render(request, "message.html.j2", status=status, nonce=nonce, headers=headers,
                   background=background, heading=heading, paragraphs=paragraphs, form=form,
                   link={"url": link[0], "text": link[1]} if link else None)
+
+
+def form_expired(request: Request, link: str) -> HTMLResponse:
+    """A button's POST whose CSRF token is missing, foreign or expired."""
+    return message(request, "This form has expired",
+                   f"Nothing was changed. Open the {link} link from your email again.",
+                   status=400)

@@ -3,8 +3,11 @@
 POST /subscribe answers the same page whatever happens behind it (new, known, pending, honeypot
 filled), and does the database work and the mail after the response, so neither the page nor
 its timing tells whether an address is on the list. The confirmation link carries a signed,
-expiring token bound to the subscriber and a hash of the address; opening it activates the
-subscriber and sends the welcome mail once.
+expiring token naming the address's ref and the reader's state when it was made. Opening it
+(GET) shows a Confirm button and changes nothing, since mail scanners open every link; the
+button's POST activates a pending reader only (or one who signed up again after
+unsubscribing), never one who unsubscribed, was removed, bounced or complained since, and
+sends the welcome mail once.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from ..config import Config
 from ..errors import UsageError
 from ..models import Subscriber
 from ..store import open_db
-from ..tokens import binding, verify
-from . import csrf, mails
-from .pages import message, render
-from .security import LIMITS, MAX_PATH_TOKEN, field, read_form
+from ..tokens import reader_ref
+from . import csrf, mails, readers
+from .pages import Form, form_expired, message, render
+from .security import LIMITS, field, read_form
 
 log = logging.getLogger(__name__)
 # Known statuses that get no confirmation mail: nothing to confirm, or a reader/server said no.
@@ -51,17 +54,22 @@ async def subscribe_form(request: Request) -> Response:
 
 def register(config: Config, key: bytes, email: str, name: str | None) -> None:
     """After the response: a new address becomes pending; a pending or unsubscribed one is
-    sent a (new) confirmation link. Active, bounced and complained ones get nothing."""
+    sent a (new) confirmation link. Active, bounced and complained ones get nothing. A mail
+    that cannot be sent is logged; the reader stays pending and can ask again."""
+    ref = reader_ref(email)
     conn = open_db(config.db_path)
     try:
-        subscriber = subs.get(conn, email)
-        if subscriber is None:
-            subscriber, _ = subs.add(conn, email, name, status="pending", source="web")
-        elif subscriber.status in NO_MAIL:
-            return
+        found = subs.get_by_ref(conn, ref)
+        if found is None:
+            subs.add(conn, email, name, status="pending", source="web")
+            found = subs.get_by_ref(conn, ref)
     finally:
         conn.close()
-    mails.deliver(config, mails.confirm_message(config, key, subscriber))
+    assert found is not None
+    subscriber, stamp = found
+    if subscriber.status in NO_MAIL:
+        return
+    mails.deliver(config, mails.confirm_message(config, key, subscriber, stamp))
 
 
 async def subscribe(request: Request) -> Response:
@@ -74,7 +82,7 @@ async def subscribe(request: Request) -> Response:
                        headers={"Retry-After": str(int(retry_after) + 1)})
     form = await read_form(request, config.web.max_body_bytes)
     email, name = field(form, "email").strip(), field(form, "name").strip()
-    if not csrf.check(state.key, request, field(form, "csrf"), "subscribe"):
+    if not csrf.check(state.keys, request, field(form, "csrf"), "subscribe"):
         return _form_page(request, 400, "This form has expired. Please send it again.",
                           email, name)
     sent = ("Check your inbox", "If the address can receive our newsletter, a message with a "
@@ -87,54 +95,80 @@ async def subscribe(request: Request) -> Response:
     except UsageError as exc:
         return _form_page(request, 400, exc.message, email, name)
     # One address cannot be mail-bombed with confirmations from many IPs.
-    if state.mail_limiter.hit(binding(email)):
+    if state.mail_limiter.hit(reader_ref(email)):
         return message(request, *sent)
     task = BackgroundTask(register, config, state.key, email, subs.clean_name(name))
     return message(request, *sent, background=task)
-
-
-def activate(config: Config, subscriber_id: int, bound: str) -> tuple[str, Subscriber | None]:
-    """('activated', subscriber), ('already', None) or ('invalid', None) — invalid also when
-    the address changed since the link was made."""
-    conn = open_db(config.db_path)
-    try:
-        subscriber = subs.get_by_id(conn, subscriber_id)
-        if subscriber is None or binding(subscriber.email) != bound:
-            return "invalid", None
-        if subscriber.status == "active":
-            return "already", None
-        # `add` re-checks inside its transaction: of two clicks at once, one activates.
-        subscriber, outcome = subs.add(conn, subscriber.email, None, status="active",
-                                       source="web")
-    finally:
-        conn.close()
-    return ("activated", subscriber) if outcome == "updated" else ("already", None)
 
 
 def welcome(config: Config, key: bytes, subscriber: Subscriber) -> None:
     mails.deliver(config, mails.welcome_message(config, key, subscriber))
 
 
-async def confirm(request: Request) -> Response:
-    """GET /confirm/{token}: opening the link from the confirmation mail activates."""
+def _claim(request: Request) -> tuple[str, str] | None:
+    return readers.claim(request.app.state.keys, "confirm", request.path_params["token"])
+
+
+def _invalid(request: Request) -> Response:
+    return message(request, "This link is not valid",
+                   "The confirmation link has expired or was altered. Nothing was changed.",
+                   link=("/subscribe", "Sign up again"), status=400)
+
+
+def _stale(request: Request) -> Response:
+    return message(request, "This link can no longer be used",
+                   "The subscription changed after this link was sent. Nothing was changed.",
+                   link=("/subscribe", "Sign up again"), status=400)
+
+
+def _already(request: Request) -> Response:
+    return message(request, "You are already subscribed",
+                   f"{request.app.state.config.newsletter.name} comes every week.",
+                   link=("/issues/", "Read past issues"))
+
+
+async def confirm_page(request: Request) -> Response:
+    """GET /confirm/{token}: a page with a Confirm button. Never changes anything: mail
+    security scanners open every link of a message."""
     state = request.app.state
-    token = request.path_params["token"]
-    verified = verify(state.key, "confirm", token) if len(token) <= MAX_PATH_TOKEN else None
-    outcome, subscriber = "invalid", None
-    if verified is not None and verified[0].isdigit():
-        outcome, subscriber = await run_in_threadpool(activate, state.config,
-                                                      int(verified[0]), verified[1])
-    if outcome == "invalid":
-        return message(request, "This link is not valid",
-                       "The confirmation link has expired or was altered. Nothing was changed.",
-                       link=("/subscribe", "Sign up again"), status=400)
-    name = state.config.newsletter.name
+    claim = _claim(request)
+    found = await run_in_threadpool(readers.load, state.config, claim[0]) if claim else None
+    if claim is None or found is None:
+        return _invalid(request)
+    ref, link_stamp = claim
+    outcome = subs.confirm_outcome(found[0].status, found[1], link_stamp)
     if outcome == "already":
-        return message(request, "You are already subscribed", f"{name} comes every week.",
-                       link=("/issues/", "Read past issues"))
+        return _already(request)
+    if outcome == "stale":
+        return _stale(request)
+    nonce = csrf.nonce(request)
+    form = Form(f"/confirm/{request.path_params['token']}", "Confirm",
+                {"csrf": csrf.token(state.key, nonce, f"c:{ref}")})
+    return message(request, f"Confirm your subscription to {state.config.newsletter.name}",
+                   "Press the button to start receiving the newsletter.", form=form,
+                   nonce=nonce)
+
+
+async def confirm_post(request: Request) -> Response:
+    """POST /confirm/{token} from the page's button (CSRF-checked): activates a pending
+    reader and sends the welcome mail once."""
+    state = request.app.state
+    form = await read_form(request, state.config.web.max_body_bytes)
+    claim = _claim(request)
+    if claim is None:
+        return _invalid(request)
+    ref, link_stamp = claim
+    if not csrf.check(state.keys, request, field(form, "csrf"), f"c:{ref}"):
+        return form_expired(request, "confirmation")
+    outcome, subscriber = await run_in_threadpool(readers.confirm, state.config, ref, link_stamp)
+    if outcome == "unknown":
+        return _invalid(request)
+    if outcome == "stale":
+        return _stale(request)
+    if outcome == "already":
+        return _already(request)
     assert subscriber is not None
     return message(request, "You are subscribed",
-                   f"Welcome to {name}! A welcome email is on its way.",
+                   f"Welcome to {state.config.newsletter.name}! A welcome email is on its way.",
                    link=("/issues/", "Read past issues"),
                    background=BackgroundTask(welcome, state.config, state.key, subscriber))
-

@@ -3,10 +3,14 @@
 `/u/{token}`: GET shows a page with a button and never changes anything (link scanners and
 mail-security proxies prefetch every link); POST with `List-Unsubscribe=One-Click` unsubscribes
 at once (no cookie, 200, no redirect, idempotent); POST from the page's button needs its CSRF
-token. A token that does not verify gets a 400 page and changes nothing.
+token. Tokens name the reader by the ref of their address (tokens.reader_ref), so a link acts
+on that address only; a token that does not verify, or names an address no longer on file, gets
+a 400 page and changes nothing.
 """
 
 from __future__ import annotations
+
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -14,47 +18,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from .. import site
-from .. import subscribers as subs
-from ..config import Config
-from ..models import Subscriber
-from ..store import open_db
-from ..tokens import sign_expiring, verify
-from . import csrf
-from .pages import Form, message
-from .security import MAX_PATH_TOKEN, field, read_form
+from ..tokens import reader_token
+from . import csrf, readers
+from .pages import Form, form_expired, message
+from .security import field, read_form
 
 RESUBSCRIBE_SECONDS = 30 * 24 * 3600
 SUBSCRIBED = ("active", "pending")
-
-
-def _subscriber_id(key: bytes, purpose: str, token: str) -> tuple[int, str] | None:
-    if len(token) > MAX_PATH_TOKEN:
-        return None
-    verified = verify(key, purpose, token)
-    if verified is None or not verified[0].isdigit():
-        return None
-    return int(verified[0]), verified[1]
-
-
-def _load(config: Config, subscriber_id: int) -> Subscriber | None:
-    conn = open_db(config.db_path)
-    try:
-        return subs.get_by_id(conn, subscriber_id)
-    finally:
-        conn.close()
-
-
-def _set_status(config: Config, subscriber_id: int, status: str,
-                only_from: tuple[str, ...]) -> bool:
-    """Change the status only from one of `only_from` (an unsubscribe never revives a bounce)."""
-    conn = open_db(config.db_path)
-    try:
-        current = subs.get_by_id(conn, subscriber_id)
-        if current is None or current.status not in only_from:
-            return False
-        return subs.set_status(conn, subscriber_id, status)
-    finally:
-        conn.close()
 
 
 def _forged(request: Request) -> HTMLResponse:
@@ -64,13 +34,13 @@ def _forged(request: Request) -> HTMLResponse:
                    status=400)
 
 
-def _unsubscribed_page(request: Request, subscriber_id: int, week: str) -> HTMLResponse:
+def _unsubscribed_page(request: Request, ref: str, stamp: str) -> HTMLResponse:
     key = request.app.state.key
     nonce = csrf.nonce(request)
-    resubscribe = sign_expiring(key, "resubscribe", str(subscriber_id), week,
-                                RESUBSCRIBE_SECONDS)
+    resubscribe = reader_token(key, "resubscribe", ref, stamp,
+                               int(time.time() + RESUBSCRIBE_SECONDS))
     form = Form("/resubscribe", "Resubscribe", {
-        "token": resubscribe, "csrf": csrf.token(key, nonce, f"r:{subscriber_id}")})
+        "token": resubscribe, "csrf": csrf.token(key, nonce, f"r:{ref}")})
     name = request.app.state.config.newsletter.name
     return message(request, "You are unsubscribed",
                    f"You will not receive {name} any more.",
@@ -82,19 +52,20 @@ async def unsubscribe_page(request: Request) -> Response:
     """GET: a confirm page. Never unsubscribes."""
     state = request.app.state
     token = request.path_params["token"]
-    found = _subscriber_id(state.key, "unsubscribe", token)
-    if found is None:
+    claim = readers.claim(state.keys, "unsubscribe", token)
+    found = await run_in_threadpool(readers.load, state.config, claim[0]) if claim else None
+    if claim is None or found is None:  # forged, or an address no longer on file
         return _forged(request)
-    subscriber_id, week = found
-    subscriber = await run_in_threadpool(_load, state.config, subscriber_id)
-    if subscriber is None or subscriber.status not in SUBSCRIBED:
-        if subscriber is not None and subscriber.status == "unsubscribed":
-            return _unsubscribed_page(request, subscriber_id, week)
+    ref = claim[0]
+    subscriber, stamp = found
+    if subscriber.status == "unsubscribed":
+        return _unsubscribed_page(request, ref, stamp)
+    if subscriber.status not in SUBSCRIBED:
         return message(request, "You are not subscribed",
                        "This address receives nothing from us.")
     nonce = csrf.nonce(request)
     form = Form(f"/u/{token}", "Unsubscribe",
-                {"csrf": csrf.token(state.key, nonce, f"u:{subscriber_id}")})
+                {"csrf": csrf.token(state.key, nonce, f"u:{ref}")})
     return message(request, f"Unsubscribe from {state.config.newsletter.name}?",
                    "Press the button to stop receiving the newsletter.", form=form, nonce=nonce)
 
@@ -102,33 +73,38 @@ async def unsubscribe_page(request: Request) -> Response:
 async def unsubscribe_post(request: Request) -> Response:
     """POST: RFC 8058 one-click (no cookie, no CSRF), or the confirm page's button."""
     state = request.app.state
-    found = _subscriber_id(state.key, "unsubscribe", request.path_params["token"])
+    claim = readers.claim(state.keys, "unsubscribe", request.path_params["token"])
     form = await read_form(request, state.config.web.max_body_bytes)
-    if found is None:
+    if claim is None:
         return _forged(request)
-    subscriber_id, week = found
+    ref = claim[0]
     one_click = field(form, "List-Unsubscribe") == "One-Click"
-    if not one_click and not csrf.check(state.key, request, field(form, "csrf"),
-                                        f"u:{subscriber_id}"):
-        return message(request, "This form has expired",
-                       "Nothing was changed. Open the unsubscribe link from your email again.",
-                       status=400)
-    await run_in_threadpool(_set_status, state.config, subscriber_id, "unsubscribed", SUBSCRIBED)
-    return _unsubscribed_page(request, subscriber_id, week)
+    if not one_click and not csrf.check(state.keys, request, field(form, "csrf"), f"u:{ref}"):
+        return form_expired(request, "unsubscribe")
+    result = await run_in_threadpool(readers.set_status, state.config, ref, "unsubscribed",
+                                     SUBSCRIBED)
+    if result is None:
+        return _forged(request)
+    return _unsubscribed_page(request, ref, result[1])
 
 
 async def resubscribe(request: Request) -> Response:
     state = request.app.state
     form = await read_form(request, state.config.web.max_body_bytes)
-    found = _subscriber_id(state.key, "resubscribe", field(form, "token"))
-    if found is None:
+    claim = readers.claim(state.keys, "resubscribe", field(form, "token"))
+    if claim is None:
         return _forged(request)
-    subscriber_id, _ = found
-    if not csrf.check(state.key, request, field(form, "csrf"), f"r:{subscriber_id}"):
-        return message(request, "This form has expired",
-                       "Nothing was changed. Open the unsubscribe link from your email again.",
+    ref, stamp = claim
+    if not csrf.check(state.keys, request, field(form, "csrf"), f"r:{ref}"):
+        return form_expired(request, "unsubscribe")
+    result = await run_in_threadpool(readers.set_status, state.config, ref, "active",
+                                     ("unsubscribed",), stamp)
+    if result is None:
+        return _forged(request)
+    if not result[0]:
+        return message(request, "This link can no longer be used",
+                       "The subscription changed after you unsubscribed. Nothing was changed.",
                        status=400)
-    await run_in_threadpool(_set_status, state.config, subscriber_id, "active", ("unsubscribed",))
     return message(request, "Welcome back", "You are subscribed again.",
                    link=("/issues/", "Read past issues"))
 
