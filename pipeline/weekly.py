@@ -73,18 +73,20 @@ def _gate(config: Config, week: str, now: datetime, result: BuildResult, fixed: 
     and, in approval mode, an unapproved one (only a draft before its send time); an approved
     issue `waiting` for its send time stays as it is."""
     would = "dry run: would be " if dry_run else ""
+    new_items, minimum = len(result.issue.items), config.schedule.min_new_items
+    # A thin week is skipped before its check counts: an empty issue fails the check
+    # (empty-issue), but a week skipped for want of items is the expected outcome (exit 0).
+    if not fixed and new_items < minimum:
+        if not dry_run:
+            _skip(config, week)
+        return "skipped", (f"{would}skipped: {new_items} new item(s), fewer than [schedule]"
+                           f" min_new_items = {minimum}; they roll over to the next issue")
     if not result.check.ok:
         return "not_sent", "not sent: the issue fails its check (see `digest check`)"
     if waiting:
         return "approved", f"approved, not sent yet: it goes out at {_when(config, week)}"
     if fixed:
         return None
-    new_items, minimum = len(result.issue.items), config.schedule.min_new_items
-    if new_items < minimum:
-        if not dry_run:
-            _skip(config, week)
-        return "skipped", (f"{would}skipped: {new_items} new item(s), fewer than [schedule]"
-                           f" min_new_items = {minimum}; they roll over to the next issue")
     if config.schedule.mode == "approval":
         when = _when(config, week)
         if now < send_at(config, week):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.conftest import (
     PINNED_NOW,
     PINNED_WEEK,
@@ -18,11 +16,11 @@ from tests.conftest import (
 )
 
 
-@pytest.mark.parametrize("min_new_items", [0, 3])
-def test_an_issue_with_no_items_fails_its_check_and_is_not_sent(tmp_path, cli, min_new_items):
-    # No feed and no excerpt: the issue has nothing in it.
+def test_an_issue_with_no_items_fails_its_check_and_is_not_sent(tmp_path, cli):
+    # No feed and no excerpt: the issue has nothing in it, and min_new_items = 0 lets it
+    # through the thin-week rule, so only the check stands between it and the readers.
     news = make_newsletter(tmp_path / "news", curated=False,
-                           extra=f"\n[schedule]\nmin_new_items = {min_new_items}\n")
+                           extra="\n[schedule]\nmin_new_items = 0\n")
     config = ("--config", news.config_path)
     assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
 
@@ -41,6 +39,25 @@ def test_an_issue_with_no_items_fails_its_check_and_is_not_sent(tmp_path, cli, m
 
     send = cli(*config, "send", "--week", PINNED_WEEK)
     assert send.exit_code == 1
+    assert news.outbox_messages() == []
+
+
+def test_an_empty_thin_week_is_skipped_not_failed(tmp_path, cli):
+    # With min_new_items = 3 an empty week is a thin week: skipped (exit 0, nothing sent, the
+    # scheduler does not retry it), and its check still says why it could never go out.
+    news = make_newsletter(tmp_path / "news", curated=False,
+                           extra="\n[schedule]\nmin_new_items = 3\n")
+    config = ("--config", news.config_path)
+    assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
+    run = cli(*config, "run", "--now", PINNED_NOW)
+    assert run.exit_code == 0, run.output
+    assert "skipped: 0 new item(s)" in run.output
+    assert news.outbox_messages() == []
+    report = json.loads((news.issues / PINNED_WEEK / "report.json").read_text())
+    assert report["status"] == "skipped"
+    assert any(e.startswith("empty-issue:") for e in report["check"]["errors"])
+    send = cli(*config, "send", "--week", PINNED_WEEK)
+    assert send.exit_code == 2 and "skipped" in send.output
     assert news.outbox_messages() == []
 
 
