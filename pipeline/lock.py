@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import Config
 from .errors import LockedError
+from .fsutil import PRIVATE_DIR, PRIVATE_FILE, make_dirs, storage_error
 from .logs import get_logger
 
 LOCK_NAME = "digest.lock"
@@ -77,8 +78,12 @@ def state_lock(config: Config, command: str | None = None) -> Iterator[Path]:
         finally:
             _held[path] -= 1
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        make_dirs(path.parent, PRIVATE_DIR)
+        # Private like the rest of the state folder: it names the holder's command line.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    except OSError as exc:
+        raise storage_error(exc, path, "create the state lock") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
