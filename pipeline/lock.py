@@ -101,8 +101,11 @@ def state_lock(config: Config, command: str | None = None) -> Iterator[Path]:
                      "when the process exits") from None
         info = {"pid": os.getpid(), "command": command or command_line(),
                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
+        except OSError as exc:  # a full disk: the lock holds all the same, unnamed
+            log.warning("state lock %s: holder not written: %s", path, exc.strerror)
         _held[path] = 1
         log.debug("state lock taken", extra={"fields": {"lock": str(path)}})
         try:

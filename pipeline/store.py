@@ -7,6 +7,7 @@ ones in a transaction, so an old state folder upgrades itself.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -166,7 +167,8 @@ def state_error(exc: sqlite3.Error, path: Path) -> StateError:
     if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text \
             or "malformed" in text:
         return StateError(f"the state database {path} is damaged ({text})", hint=restore)
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+    if name.startswith("SQLITE_FULL") or "disk is full" in text or name == "SQLITE_IOERR_SHMSIZE" \
+            or (name.startswith("SQLITE_IOERR") and _nearly_full(path.parent)):
         return StateError(f"the state database {path} cannot grow: the disk is full",
                           hint=f"free space on the disk that holds {path.parent}, then run the"
                                " command again: the ledger is intact")
@@ -181,6 +183,15 @@ def state_error(exc: sqlite3.Error, path: Path) -> StateError:
     return StateError(f"the state database {path}: {text}",
                       hint="check the disk, then run the command again; if the file is"
                            " damaged, " + restore)
+
+
+def _nearly_full(folder: Path) -> bool:
+    """An I/O error on a disk with (almost) no space left is the full disk (SQLite reports a
+    failed write to the -shm or -wal file as SQLITE_IOERR_*, not SQLITE_FULL)."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def connect(path: Path) -> sqlite3.Connection:
