@@ -90,8 +90,13 @@ def ledger_sent(conn: sqlite3.Connection, week: str) -> int:
 
 def started(config: Config, conn: sqlite3.Connection, week: str) -> bool:
     """Delivery of `week` started, as the ledger or the archive knows: its archived issue is
-    what readers got, so it is never rebuilt."""
-    return delivery_started(conn, week) or load(config.archive_dir, week) is not None
+    what readers got, so it is never rebuilt. A damaged record was written, so it started."""
+    if delivery_started(conn, week):
+        return True
+    try:
+        return load(config.archive_dir, week) is not None
+    except ArchiveError:
+        return True
 
 
 def check(config: Config, conn: sqlite3.Connection, week: str, force: bool = False,

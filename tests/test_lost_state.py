@@ -152,10 +152,17 @@ def test_a_damaged_record_stops_the_send_and_names_the_file(newsletter, cli):
     path.write_bytes(path.read_bytes()[:20])
     _lose_database(newsletter, "deleted")
     assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
-    stopped = run_digest(*config, "send", "--week", PINNED_WEEK)
-    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr
-    assert f"{path} is damaged" in stopped.stderr
+    for command in (["send"], ["run", "--now", PINNED_NOW]):
+        stopped = run_digest(*config, *command, "--week", PINNED_WEEK)
+        assert stopped.returncode == 1 and "Traceback" not in stopped.stderr
+        assert f"{path} is damaged" in stopped.stderr
+    kept = cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW)
+    assert kept.exit_code == 0 and "not rebuilt" in kept.output  # a damaged record counts
     assert _recipients(newsletter, PINNED_WEEK) == ["ada@example.com"]
+    forced = cli(*config, "run", "--week", PINNED_WEEK, "--now", PINNED_NOW, "--force-resend")
+    assert forced.exit_code == 0, forced.output
+    assert _recipients(newsletter, PINNED_WEEK) == ["ada@example.com"] * 2
+    assert _record(newsletter)["sent"] == 1 and _record(newsletter)["forced_at"]
 
 
 def _rec(sent: int) -> SendRecord:
