@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from .conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, run_digest
-from .test_smtp_faults import FaultHandler, FaultServer
+from .test_smtp_faults import FaultHandler, FaultServer, smtp_newsletter
 from .test_web_support import web_newsletter
 
 NEXT_WEEK, NEXT_NOW = "2026-W49", "2026-12-03T08:00:00+00:00"
@@ -66,32 +66,13 @@ class GatedHandler(FaultHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-def gated_newsletter(root: Path, port: int, readers: int):
-    news = make_newsletter(root, extra=f"""
-[delivery]
-transport = "smtp"
-[delivery.smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-connections = 1
-timeout_seconds = 120
-""")
-    csv = root / "readers.csv"
-    csv.write_text("email\n" + "".join(f"reader{i}@example.com\n" for i in range(readers)),
-                   encoding="utf-8")
-    assert run_digest("--config", news.config_path, "subscribers", "import", csv).returncode == 0
-    built = run_digest("--config", news.config_path, "build", "--week", PINNED_WEEK, "--now",
-                       PINNED_NOW)
-    assert built.returncode == 0, built.stderr
-    return news
-
-
 def test_backup_during_a_send_and_restoring_it_sends_nothing_twice(tmp_path):
     readers, held = 40, 15
     handler = GatedHandler(hold_after=held)
     with FaultServer(handler) as server:
-        news = gated_newsletter(tmp_path / "news", server.port, readers)
+        # One connection (in-process: each outcome committed), a patient client.
+        news = smtp_newsletter(tmp_path / "news", server.port, readers, connections=1,
+                               timeout=120)
         state = news.root / "var"
         sender = subprocess.Popen([DIGEST, "--config", str(news.config_path), "send", "--week",
                                    PINNED_WEEK], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
