@@ -26,8 +26,8 @@ from .fsutil import (
     private_file,
     storage_error,
 )
+from .keys import KEY_FILE, SECRET_ENV
 from .store import connect, state_error
-from .tokens import KEY_FILE, SECRET_ENV
 
 BACKUPS_DIR = "backups"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PINNED_NOW, PINNED_WEEK, make_newsletter
+from .conftest import PINNED_NOW, PINNED_WEEK, add_excerpt, make_newsletter
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 NEXT_WEEK, NEXT_NOW = "2026-W49", "2026-12-03T08:00:00+00:00"
@@ -38,6 +38,7 @@ def modes(root: Path) -> dict[str, int]:
 @pytest.mark.parametrize("umask", [0o077, 0o000], ids=["umask-077", "umask-000"])
 def test_public_archive_and_private_state_whatever_the_umask(tmp_path, smtp_server, umask):
     news = make_newsletter(tmp_path / "news")
+    add_excerpt(news.root, NEXT_WEEK, "second-week")  # the shipped excerpts go into W48
     digest(news, umask, "subscribers", "add", "ada@example.com")
     digest(news, umask, "run", "--week", PINNED_WEEK, "--now", PINNED_NOW)  # Maildir outbox
     digest(news, umask, "preview", "--week", PINNED_WEEK)

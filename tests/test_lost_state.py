@@ -181,3 +181,22 @@ def _rec(sent: int) -> SendRecord:
 ])
 def test_which_ledgers_may_send(record, knows, ledger_sent, stops):
     assert (problem(record, knows, ledger_sent) is not None) == stops
+
+
+def test_a_bare_send_keeps_the_lost_key_from_being_replaced(newsletter, cli):
+    """After `digest build` + `digest send` (no report.json outcome), losing the database and
+    the key file does not make a new key: delivery.json shows links went out with the old one."""
+    config = ("--config", newsletter.config_path)
+    assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
+    assert cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 0
+    assert cli(*config, "send", "--week", PINNED_WEEK).exit_code == 0
+    report = json.loads((newsletter.issues / PINNED_WEEK / "report.json").read_text())
+    assert report.get("status") is None and report.get("delivery") is None
+    _lose_database(newsletter, "deleted")
+    (newsletter.root / "var" / "secret.key").unlink()
+    refused = run_digest(*config, "build", "--week", "2026-W49", "--now",
+                         "2026-12-03T08:00:00+00:00")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "secret.key is missing" in refused.stderr
+    assert f"{PINNED_WEEK}/delivery.json" in refused.stderr
+    assert not (newsletter.root / "var" / "secret.key").exists()
