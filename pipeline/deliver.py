@@ -335,7 +335,9 @@ def send_issue(conn: sqlite3.Connection, issue_id: str, pool: Pool,
                journal_dir: Path | None = None) -> SendSummary:
     """Send the issue to every queued subscriber through `pool`; resumable (see module doc).
     Raises DeliveryError when the server is unreachable, after recording what was done.
-    `should_stop` (SIGTERM/SIGINT): start no new batch, finish those in flight, return."""
+    `on_start(rows to send)` runs once the rows are queued and before any message is handed
+    out (the archive's delivery record relies on it); `on_progress` after each outcome is in
+    the ledger. `should_stop` (SIGTERM/SIGINT): start no new batch, finish those in flight."""
     replay_journals(conn, issue_id, journal_dir)
     before = counts(conn, issue_id).get("sent", 0)
     enqueue(conn, issue_id)

@@ -74,3 +74,20 @@ class LockedError(PipelineError):
     """Another process holds the state lock."""
 
     exit_code = EXIT_LOCKED
+
+
+class StorageError(PipelineError):
+    """A file or folder cannot be written: a full disk, a read-only or foreign folder."""
+
+
+class StateError(PipelineError):
+    """The state database cannot be used: damaged, locked by another program, full."""
+
+
+class ArchiveError(PipelineError):
+    """A file of the archive (issues/<week>/) is damaged."""
+
+
+class StaleStateError(PipelineError):
+    """The archive records more of a week's delivery than the state database does: the
+    database was lost or restored from an older backup, and sending would repeat messages."""

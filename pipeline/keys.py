@@ -17,8 +17,10 @@ import os
 import secrets
 from pathlib import Path
 
+from .archive import RECORD_FILE
 from .config import Config
 from .errors import SigningKeyError
+from .fsutil import PRIVATE_DIR, make_dirs
 from .store import count_sent_messages, open_db
 
 SECRET_ENV = "DIGEST_SECRET"
@@ -100,14 +102,17 @@ def delivered_evidence(config: Config) -> str | None:
             return f"the database ({config.db_path}) records {sent} delivered message(s)"
     weeks = sent_weeks(config.archive_dir)
     if weeks:
-        return (f"the archive says issue {weeks[-1]} was sent "
-                f"({config.archive_dir / weeks[-1] / 'report.json'})")
+        folder = config.archive_dir / weeks[-1]
+        files = [str(f) for f in (folder / "report.json", folder / RECORD_FILE) if f.exists()]
+        return f"the archive says issue {weeks[-1]} was sent ({', '.join(files)})"
     return None
 
 
 def sent_weeks(archive_dir: Path) -> list[str]:
-    """Weeks whose report.json says delivery started (an unreadable report is skipped)."""
-    weeks = []
+    """Weeks whose delivery started: a delivery record (sendrecord.py, written before the
+    first message, also by a bare `digest send`), or a report.json that says so (an
+    unreadable report is skipped)."""
+    weeks = {path.parent.name for path in archive_dir.glob(f"*/{RECORD_FILE}")}
     for report_path in sorted(archive_dir.glob("*/report.json")):
         try:
             report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -118,12 +123,12 @@ def sent_weeks(archive_dir: Path) -> list[str]:
             isinstance(delivery.get(k), int) and delivery[k] > 0
             for k in ("sent", "already_sent"))
         if delivered or (isinstance(report, dict) and report.get("status") in SENT_STATUSES):
-            weeks.append(report_path.parent.name)
-    return weeks
+            weeks.add(report_path.parent.name)
+    return sorted(weeks)
 
 
 def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent, PRIVATE_DIR)  # the state folder: private
     # Written whole under a private name, then linked into place: link() never replaces, so
     # of two processes starting at once the first key wins and neither can read a
     # half-written (empty) key file, as it could after an O_EXCL create.

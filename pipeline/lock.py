@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import Config
 from .errors import LockedError
+from .fsutil import PRIVATE_DIR, PRIVATE_FILE, make_dirs, storage_error
 from .logs import get_logger
 
 LOCK_NAME = "digest.lock"
@@ -77,8 +78,12 @@ def state_lock(config: Config, command: str | None = None) -> Iterator[Path]:
         finally:
             _held[path] -= 1
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        make_dirs(path.parent, PRIVATE_DIR)
+        # Private like the rest of the state folder: it names the holder's command line.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    except OSError as exc:
+        raise storage_error(exc, path, "create the state lock") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -96,8 +101,11 @@ def state_lock(config: Config, command: str | None = None) -> Iterator[Path]:
                      "when the process exits") from None
         info = {"pid": os.getpid(), "command": command or command_line(),
                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
+        except OSError as exc:  # a full disk: the lock holds all the same, unnamed
+            log.warning("state lock %s: holder not written: %s", path, exc.strerror)
         _held[path] = 1
         log.debug("state lock taken", extra={"fields": {"lock": str(path)}})
         try:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import archive, curated, deliver, feedstate
+from . import archive, curated, deliver, feedstate, sendrecord
 from .assemble import assemble
 from .check import CheckReport, check_rendered
 from .compose import public_version
@@ -176,8 +176,9 @@ def build(config: Config, week: str | None, now: datetime) -> BuildResult:
     week = week or week_id(now, config.newsletter.tz)
     conn = db(config)
     try:
-        if delivery_started(conn, week):
-            # A resumed send re-renders issue.json, and the archive must stay what readers got.
+        if sendrecord.started(config, conn, week):
+            # A resumed send re-renders issue.json, and the archive must stay what readers got
+            # (the archive's delivery record counts too: the database may have been lost).
             return archived_result(config, week, frozen=True)
         section_ids = {s.id for s in config.sections}
         with timings.measure("curate"):
@@ -252,15 +253,19 @@ def send(config: Config, week: str, now: datetime, transport: deliver.Transport,
          resend_failed: bool = False,
          on_progress: Callable[[Any], None] | None = None, *,
          should_stop: Callable[[], bool] | None = None,
-         on_start: Callable[[int], None] | None = None) -> deliver.SendSummary:
+         on_start: Callable[[int], None] | None = None,
+         force_resend: bool = False) -> deliver.SendSummary:
     """Deliver a built issue to every active subscriber through the ledger; resumable. With
-    several SMTP connections the workers are forked here, before the ledger is opened."""
+    several SMTP connections the workers are forked here, before the ledger is opened. The
+    archive's delivery record (sendrecord.py) is written before the first message goes out;
+    a ledger behind it stops the send (StaleStateError) unless `force_resend`."""
     from .store import connect
     from .transports.pool import open_pool
 
     conn = db(config)  # migrated before any worker opens the ledger
     try:
         ensure_sendable(conn, config, week)
+        previous = sendrecord.check(config, conn, week, force_resend)
     finally:
         conn.close()
     composer = _send_setup(config, week, now)
@@ -269,16 +274,20 @@ def send(config: Config, week: str, now: datetime, transport: deliver.Transport,
                      lambda: connect(config.db_path), journals, week, config.delivery.rate_limit)
     try:
         conn = db(config)
+        record = sendrecord.recorder(config, conn, week, previous, force_resend)
+        complete = False
         try:
-            summary = deliver.send_issue(conn, week, pool, resend_failed, on_progress,
-                                         on_start, should_stop=should_stop,
-                                         journal_dir=journals)
-            if summary.remaining == 0 and summary.failed == 0:
+            summary = deliver.send_issue(conn, week, pool, resend_failed,
+                                         record.then(on_progress), record.first(on_start),
+                                         should_stop=should_stop, journal_dir=journals)
+            complete = summary.remaining == 0 and summary.failed == 0
+            if complete:
                 with transaction(conn):
                     conn.execute("UPDATE issues SET status = 'sent', sent_at = ? WHERE id = ?"
                                  " AND status != 'sent'", (utcnow(), week))
             return summary
         finally:
+            record.end(complete)
             conn.close()
     finally:
         pool.close()
@@ -306,11 +315,13 @@ def send_test_copy(config: Config, week: str, address: str, now: datetime,
 
 
 def send_plan(config: Config, week: str, resend_failed: bool = False,
-              sample: int = 5) -> tuple[str, int, list[str]]:
-    """`digest send --dry-run`: (subject, how many would get it now, the first addresses)."""
+              sample: int = 5, force_resend: bool = False) -> tuple[str, int, list[str]]:
+    """`digest send --dry-run`: (subject, how many would get it now, the first addresses).
+    A ledger behind the archive's record stops it as it would stop the send."""
     rendered = load_rendered(config, week)
     conn = db(config)
     try:
+        sendrecord.check(config, conn, week, force_resend)
         count, first = deliver.plan(conn, week, resend_failed, sample)
     finally:
         conn.close()
@@ -354,14 +365,6 @@ def seed_subscribers(conn: sqlite3.Connection, config: Config) -> None:
         import_csv(conn, seed)
 
 
-def delivery_started(conn: sqlite3.Connection, week: str) -> bool:
-    """Delivery of `week` has started (ledger rows) or finished (even to no one): its archived
-    issue is what readers got, so it is never rebuilt."""
-    return conn.execute("SELECT 1 FROM deliveries WHERE issue_id = ? UNION ALL"
-                        " SELECT 1 FROM issues WHERE id = ? AND status = 'sent' LIMIT 1",
-                        (week, week)).fetchone() is not None
-
-
 def archived_result(config: Config, week: str, frozen: bool = False) -> BuildResult:
     """The archived issue as a BuildResult (a frozen or approved week is not rebuilt)."""
     rendered = load_rendered(config, week)
@@ -374,8 +377,9 @@ def archived_result(config: Config, week: str, frozen: bool = False) -> BuildRes
 
 def ensure_sendable(conn: sqlite3.Connection, config: Config, week: str) -> None:
     """`digest send` never sends a skipped week (its items rolled over to the next issue) nor,
-    in approval mode, an unapproved one; a delivery already under way always resumes."""
-    if delivery_started(conn, week):
+    in approval mode, an unapproved one; a delivery already under way (as the ledger or the
+    archive knows) always resumes."""
+    if sendrecord.started(config, conn, week):
         return
     row = conn.execute("SELECT status FROM issues WHERE id = ?", (week,)).fetchone()
     status = row[0] if row else None

@@ -18,9 +18,10 @@ from pathlib import Path
 import jinja2
 from feedgen.feed import FeedGenerator
 
-from . import archive
+from . import archive, sendrecord
 from .compose import public_version, web_url
 from .config import Config
+from .errors import ArchiveError
 from .fsutil import atomic_write_text
 from .keys import signing_key
 from .models import Issue
@@ -47,7 +48,8 @@ def base_url(config: Config) -> str:
 
 
 def sent_issues(config: Config) -> list[SentIssue]:
-    """Sent issues that are in the archive, newest first."""
+    """Sent issues that are in the archive, newest first: sent as the state database says, or
+    as the archive's own delivery record says (a lost or older database forgets no issue)."""
     conn = open_db(config.db_path)
     try:
         rows = conn.execute("SELECT id, sent_at FROM issues WHERE status = 'sent'").fetchall()
@@ -56,9 +58,20 @@ def sent_issues(config: Config) -> list[SentIssue]:
     sent = {row[0]: row[1] for row in rows}
     result = []
     for issue in archive.list_issues(config.archive_dir):
-        if issue.id in sent:
-            result.append(SentIssue(issue, _sent_time(config, issue, sent[issue.id])))
+        if issue.id not in sent:
+            record = _archived_record(config, issue.id)
+            if record is None or not record.complete:
+                continue
+            sent[issue.id] = record.ended_at
+        result.append(SentIssue(issue, _sent_time(config, issue, sent[issue.id])))
     return sorted(result, key=lambda s: s.id, reverse=True)
+
+
+def _archived_record(config: Config, week: str) -> sendrecord.SendRecord | None:
+    try:
+        return sendrecord.load(config.archive_dir, week)
+    except ArchiveError:
+        return None  # damaged: the issue stays out of the public archive until mended
 
 
 def _sent_time(config: Config, issue: Issue, sent_at: str | None) -> datetime:

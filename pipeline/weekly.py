@@ -16,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import archive, deliver
+from . import archive, deliver, sendrecord
 from .config import Config
 from .errors import PipelineError
+from .logs import get_logger
 from .report import complete, delivery_counts, log_outcome, send_to_editor
 from .run import (
     BuildResult,
@@ -26,12 +27,13 @@ from .run import (
     build,
     build_report,
     db,
-    delivery_started,
     make_transport,
     seed_subscribers,
     send,
 )
 from .scheduler import mark_skipped, send_at, skipped_weeks_before, week_status
+
+log = get_logger("weekly")
 
 
 @dataclass(frozen=True)
@@ -100,19 +102,24 @@ def _gate(config: Config, week: str, now: datetime, result: BuildResult, fixed: 
 
 
 def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
-            should_stop: Callable[[], bool] | None = None, notify: bool = True) -> RunOutcome:
+            should_stop: Callable[[], bool] | None = None, notify: bool = True,
+            force_resend: bool = False) -> RunOutcome:
     """The weekly job: build, decide, send, report.
 
     Once delivery of a week has started, or the editor approved it, its issue is frozen: a
-    re-run sends the archived issue instead of rebuilding it. A week with fewer than
-    [schedule] min_new_items new items is skipped and its items roll over; in approval mode an
+    re-run sends the archived issue instead of rebuilding it. A week whose delivery the
+    archive records but the ledger does not (a lost database, an older backup) is not sent
+    again (StaleStateError) unless `force_resend`. A week with fewer than [schedule]
+    min_new_items new items is skipped and its items roll over; in approval mode an
     unapproved issue is never sent. Every run except a dry one ends with report.json and an
     email to the editor. `should_stop` (a signal) ends the send after the message in flight.
     """
     conn = db(config)
     try:
         seed_subscribers(conn, config)
-        frozen = delivery_started(conn, week)
+        frozen = sendrecord.started(config, conn, week)
+        if frozen:
+            _check_state(config, conn, week, now, force_resend, notify and not dry_run)
         state = week_status(conn, week)
         fixed = frozen or state == "approved"
         # Approval mode, past the send time: the unapproved draft is skipped as it was, not
@@ -151,13 +158,17 @@ def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
         transport = make_transport(config)
         started = time.perf_counter()
         try:
-            summary = send(config, week, now, transport, should_stop=should_stop)
+            summary = send(config, week, now, transport, should_stop=should_stop,
+                           force_resend=force_resend)
         except PipelineError as exc:  # the relay went away…: say how far the send got
             sofar = _ledger_summary(config, week)
             status, message = (("partial", f"stopped: {exc.message}; the next run resumes")
                                if sofar.sent else ("not_sent", f"not sent: {exc.message}"))
-            _finish(config, week, now, result, status, message, sofar,
-                    {"send": round(time.perf_counter() - started, 4)}, notify)
+            try:
+                _finish(config, week, now, result, status, message, sofar,
+                        {"send": round(time.perf_counter() - started, 4)}, notify)
+            except PipelineError as also:  # e.g. the disk is full: the first error counts
+                log.warning("%s: report.json not written: %s", week, also.message)
             raise
         finally:
             transport.close()
@@ -178,6 +189,20 @@ def run_job(config: Config, week: str, now: datetime, dry_run: bool = False,
     outbox = config.state_dir / "outbox" if config.delivery.transport == "maildir" else None
     return RunOutcome(result, summary, ok, message, outbox if summary else None, status,
                       report, editor)
+
+
+def _check_state(config: Config, conn: sqlite3.Connection, week: str, now: datetime,
+                 force_resend: bool, notify: bool) -> None:
+    """A frozen week whose ledger is behind the archive's delivery record stops the job
+    before anything is built or sent; the editor is told."""
+    try:
+        sendrecord.check(config, conn, week, force_resend, command="run")
+    except PipelineError as exc:
+        if notify:
+            hint = f" ({exc.hint})" if exc.hint else ""
+            send_to_editor(config, {"id": week, "status": "not_sent",
+                                    "message": f"not sent: {exc.message}{hint}"}, now)
+        raise
 
 
 def _ledger_summary(config: Config, week: str) -> deliver.SendSummary:

@@ -87,7 +87,7 @@ class FaultServer:
 
 
 def smtp_newsletter(root: Path, port: int, readers: int, connections: int = 3,
-                    max_attempts: int = 4, extra: str = ""):
+                    max_attempts: int = 4, extra: str = "", timeout: int = 5):
     """A newsletter whose issue is built, with `readers` active subscribers
     reader0@example.com … and [delivery] pointing at 127.0.0.1:port."""
     news = make_newsletter(root, extra=f"""
@@ -101,7 +101,7 @@ host = "127.0.0.1"
 port = {port}
 security = "none"
 connections = {connections}
-timeout_seconds = 5
+timeout_seconds = {timeout}
 """)
     csv = root / "readers.csv"
     csv.write_text("email,name\n" + "".join(f"reader{i}@example.com,Reader {i}\n"

@@ -1,8 +1,9 @@
 """The `digest` command line: a thin layer that parses, calls the library, prints and exits.
 
-Commands live in modules by area (issue_cmds, run_cmds, feed_cmds, send_cmds, serve_cmds) and
-register themselves on `main`. Every PipelineError becomes its message, its hint and its exit
-code (2 for usage and configuration errors, 1 for a failed job, 75 when locked).
+Commands live in modules by area (issue_cmds, run_cmds, feed_cmds, send_cmds, serve_cmds,
+state_cmds) and register themselves on `main`. Every PipelineError becomes its message, its
+hint and its exit code (2 for usage and configuration errors, 1 for a failed job, 75 when
+locked).
 """
 
 from __future__ import annotations
@@ -50,14 +51,41 @@ def report_error(exc: PipelineError) -> None:
 
 
 class DigestGroup(click.Group):
-    """Turns library errors into a message, a hint and an exit code."""
+    """Turns library errors into a message, a hint and an exit code. The adapters translate
+    what they can foresee; a disk or database failure that escapes them (a full disk in the
+    middle of a write, a database locked by another program) still gets one line, not a
+    traceback: the ledger is committed message by message, so the next run resumes."""
 
     def invoke(self, ctx: click.Context):
+        import sqlite3
+
         try:
             return super().invoke(ctx)
         except PipelineError as exc:
             report_error(exc)
             ctx.exit(exc.exit_code)
+        except sqlite3.Error as exc:
+            from ..store import state_error
+
+            error = state_error(exc, _db_path(ctx))
+            report_error(error)
+            ctx.exit(error.exit_code)
+        except BrokenPipeError:
+            raise  # `digest … | head`: not a disk problem
+        except OSError as exc:
+            from ..fsutil import storage_error
+
+            error = storage_error(exc, doing="use")
+            report_error(error)
+            ctx.exit(error.exit_code)
+
+
+def _db_path(ctx: click.Context) -> Path:
+    """The state database the failing command used (its config was loaded by then)."""
+    app = ctx.find_object(AppContext)
+    if app is not None and app._config is not None:
+        return app._config.db_path
+    return Path("digest.sqlite3")
 
 
 @click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,7 +132,19 @@ week_option = click.option("--week", metavar="YYYY-Www",
                                 "newsletter's time zone).")
 now_option = click.option("--now", metavar="ISO-8601",
                           help="Pin the clock, e.g. 2026-11-26T08:00:00+00:00 (tests, backfills).")
+force_resend_option = click.option(
+    "--force-resend", is_flag=True,
+    help="Send even though the archive records that this week's delivery started and the "
+         "state database does not know it (a lost database, an older backup): readers may "
+         "get the issue twice.")
 
 # Register the commands (import for their side effect on `main`).
-from . import feed_cmds, issue_cmds, run_cmds, send_cmds, serve_cmds  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    feed_cmds,
+    issue_cmds,
+    run_cmds,
+    send_cmds,
+    serve_cmds,
+    state_cmds,
+)
 

@@ -9,7 +9,16 @@ from ..scheduler import ScheduleLoop, send_at, stop_on_signals
 from ..scheduler import approve as approve_week
 from ..weekly import run_job
 from ..weeks import parse_now, parse_week
-from . import AppContext, echo, main, now_option, pass_app, week_option, writes_state
+from . import (
+    AppContext,
+    echo,
+    force_resend_option,
+    main,
+    now_option,
+    pass_app,
+    week_option,
+    writes_state,
+)
 from .issue_cmds import print_build_summary, resolve_week
 
 
@@ -17,14 +26,21 @@ from .issue_cmds import print_build_summary, resolve_week
 @week_option
 @now_option
 @click.option("--dry-run", is_flag=True, help="Build and check, then show who would get it.")
+@force_resend_option
 @pass_app
 @writes_state
-def run(app: AppContext, week: str | None, now: str | None, dry_run: bool) -> None:
-    """The weekly job: fetch, build, check, send, archive. Safe to repeat."""
+def run(app: AppContext, week: str | None, now: str | None, dry_run: bool,
+        force_resend: bool) -> None:
+    """The weekly job: fetch, build, check, send, archive. Safe to repeat.
+
+    A week whose delivery the archive records (issues/<week>/delivery.json) but the state
+    database does not is not sent again: exit 1, unless --force-resend.
+    """
     moment = parse_now(now)
     week = resolve_week(app, week, now)
     with stop_on_signals() as stop:
-        outcome = run_job(app.config, week, moment, dry_run=dry_run, should_stop=stop.is_set)
+        outcome = run_job(app.config, week, moment, dry_run=dry_run, should_stop=stop.is_set,
+                          force_resend=force_resend)
     print_build_summary(app, outcome.build)
     if outcome.send is None:
         echo(f"  delivery: {outcome.message}")

@@ -11,7 +11,7 @@ from .. import subscribers as subs
 from ..run import db, make_transport
 from ..run import send as send_issue
 from ..weeks import parse_now
-from . import AppContext, echo, main, pass_app, week_option, writes_state
+from . import AppContext, echo, force_resend_option, main, pass_app, week_option, writes_state
 from .issue_cmds import resolve_week
 
 
@@ -24,15 +24,18 @@ from .issue_cmds import resolve_week
               help="Show who would get the issue (count and first addresses); send nothing.")
 @click.option("--resend-failed", is_flag=True,
               help="Also retry messages that failed earlier (bounced addresses never are).")
+@force_resend_option
 @pass_app
 @writes_state
 def send(app: AppContext, week: str | None, to_address: str | None, dry_run: bool,
-         resend_failed: bool) -> None:
+         resend_failed: bool, force_resend: bool) -> None:
     """Deliver a built issue to every active subscriber; resumes where it stopped.
 
     Every message is recorded in the ledger (var/digest.sqlite3): after a crash or Ctrl-C,
     run it again and it sends only what is left. Exits 1 when messages failed or the server
-    could not be reached.
+    could not be reached, and when the archive (issues/<week>/delivery.json) records more of
+    the week's delivery than the ledger does (a lost database, an older backup): restore the
+    latest backup, or pass --force-resend.
     """
     from ..progress import SendProgress
     from ..run import send_plan, send_test_copy
@@ -40,7 +43,8 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
 
     week = resolve_week(app, week)
     if dry_run:
-        subject, count, first = send_plan(app.config, week, resend_failed)
+        subject, count, first = send_plan(app.config, week, resend_failed,
+                                          force_resend=force_resend)
         echo(f"{week}: would send \"{subject}\" to {count} subscriber(s)"
              + (":" if first else ""))
         for address in first:
@@ -64,7 +68,8 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
             with stop_on_signals() as stop:
                 summary = send_issue(app.config, week, parse_now(None), transport,
                                      resend_failed, on_progress=progress,
-                                     on_start=progress.start, should_stop=stop.is_set)
+                                     on_start=progress.start, should_stop=stop.is_set,
+                                     force_resend=force_resend)
         finally:
             progress.stop()
     finally:
@@ -168,5 +173,12 @@ def subscribers_list(app: AppContext, as_json: bool, status: str | None) -> None
     finally:
         conn.close()
     for s in rows:
-        echo(f"{s.email:<40} {s.status:<13} {s.name or ''}")
+        echo(f"{printable(s.email):<40} {s.status:<13} {printable(s.name or '')}")
     echo(f"{len(rows)} subscriber(s)")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control and format characters (ESC sequences, CR, BEL,
+    bidi overrides…) are shown escaped, as Python writes them (\\x1b, \\u202e), so a
+    name cannot move the cursor, recolour the screen or reorder the line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

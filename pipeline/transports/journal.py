@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from ..deliver import Outcome
+from ..fsutil import PRIVATE_DIR, make_dirs
 from ..models import DeliveryResult
 
 
@@ -32,7 +33,7 @@ class Journal:
     """Append-only outcome log of one worker; a callable usable as deliver_batch's `record`."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent, PRIVATE_DIR)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
