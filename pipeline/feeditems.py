@@ -193,7 +193,8 @@ class EntryBuilder:
                 if isinstance(text, str) and text.strip() else ""
         image = item.get("image") or item.get("banner_image")
         guid = item.get("id")
-        self._add(guid=str(guid) if guid not in (None, "") else None, url=url,
+        self._add(guid=str(guid) if isinstance(guid, str | int) and guid != "" else None,
+                  url=url,
                   title=_title_text(item.get("title") if isinstance(item.get("title"), str)
                                     else None, "text/plain", base),
                   body_html=body, body_base=base,

@@ -31,7 +31,7 @@ from .safetext import without_credentials
 
 # Bump when a change here changes the entries made from the same bytes: entries stored for a
 # conditional GET under another version are not reused (the feed is fetched in full again).
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 # Bozo exceptions that are not a problem with the document itself.
 _HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
