@@ -52,7 +52,7 @@ class CuratedExcerpt:
 def markdown_text(source: str) -> str:
     """Markdown → HTML (raw HTML disabled) → sanitised → plain text: markup never survives, not
     even HTML typed into the Markdown (which would otherwise come out as literal tags)."""
-    return clean_text(plain_text(sanitize_html(_markdown.render(source))))
+    return clean_text(plain_text(sanitize_html(_markdown.render(clean_text(source)))))
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -81,7 +81,8 @@ def _read_utf8(path: Path) -> str:
 def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExcerpt:
     """Parse one excerpt file; CuratedError names the path, the line and what is valid."""
     text = _read_utf8(path)
-    lines = text.splitlines()
+    # Lines as editors and tomllib count them: a form feed or NEL does not end a line.
+    lines = re.split(r"\r\n|\r|\n", text)
     if not lines or lines[0].strip() != FENCE:
         raise CuratedError(f"{path}:1: the file must start with a '+++' front-matter line",
                            hint="see curated/README.md for the format")
@@ -96,11 +97,10 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
         line = _toml_line(exc)
         where = f"{path}:{line + 1}" if line else str(path)
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        hint = ("remove the control character (TOML strings may hold tabs, not other "
-                "control characters)" if "Illegal character" in message
-                else 'strings need quotes: title = "…"')
+        if "Illegal character" in message:
+            message += " (a control character: remove it)"
         raise CuratedError(f"{where}: front matter is not valid TOML: {message}",
-                           hint=hint) from exc
+                           hint='strings need quotes: title = "…"') from exc
 
     def key_line(key: str) -> int:
         for i in range(1, end):
@@ -164,16 +164,16 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
     return CuratedExcerpt(
         path=path,
         slug=path.stem,
-        title=clean_text(meta["title"]).strip(),
+        title=_one_line(meta["title"]),
         url=meta["url"].strip(),
-        source=clean_text(meta["source"]).strip(),
+        source=_one_line(meta["source"]),
         section=meta["section"],
         added=_as_datetime(meta["added"]),  # type: ignore[arg-type]
         excerpt=excerpt,
-        author=_cleaned(meta.get("author")),
+        author=_one_line(meta.get("author")),
         published=_as_datetime(meta.get("published")),
         note=_cleaned(meta.get("note")),
-        tags=tuple(clean_text(t) for t in tags),
+        tags=tuple(_one_line(t) for t in tags),
         order=order,
         week=meta.get("week"),
         image=image,
@@ -183,6 +183,10 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
 
 def _cleaned(value: str | None) -> str | None:
     return clean_text(value) if value is not None else None
+
+
+def _one_line(value: str | None) -> str | None:
+    return " ".join(clean_text(value).split()) if value is not None else None
 
 
 def excerpt_files(folder: Path) -> list[Path]:

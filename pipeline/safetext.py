@@ -26,15 +26,27 @@ _NOT_IN_XML = re.compile(
 _NOT_IN_XML_OR_BIDI = re.compile(_NOT_IN_XML.pattern[:-1] + "\u202a-\u202e\u2066-\u2069]")
 
 
+_SPACE_LIKE = {"\x0b": " ", "\x0c": " ", "\x85": " "}  # VT, FF, NEL separate words
+
+
+def _removed(match: re.Match[str]) -> str:
+    return _SPACE_LIKE.get(match.group(0), "")
+
+
 def xml_safe(text: str) -> str:
-    """`text` without the characters XML 1.0 and HTML forbid (tabs and newlines stay)."""
-    return _NOT_IN_XML.sub("", text)
+    """`text` without the characters XML 1.0 and HTML forbid (tabs and newlines stay; the
+    vertical tab, form feed and NEL become spaces)."""
+    if _NOT_IN_XML.search(text) is None:
+        return text
+    return _NOT_IN_XML.sub(_removed, text)
 
 
 def clean_text(text: str) -> str:
     """Text from outside (feeds, excerpt files) as it may reach a template: `xml_safe`, and
     without bidi embeddings, overrides and isolates."""
-    return _NOT_IN_XML_OR_BIDI.sub("", text)
+    if _NOT_IN_XML_OR_BIDI.search(text) is None:
+        return text
+    return _NOT_IN_XML_OR_BIDI.sub(_removed, text)
 
 
 # scheme://userinfo@host: the userinfo runs to the last "@" before the path, as urlsplit reads

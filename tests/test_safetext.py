@@ -30,8 +30,10 @@ def test_mjml_rejects_these_raw_characters_and_compiles_once_cleaned(name):
     char = REJECTED[name]
     with pytest.raises(ValueError):
         mjml2html(MJML.format(char))
-    assert xml_safe(char) == "" and clean_text(f"x{char}y") == "xy"
-    assert ">ab<" in mjml2html(MJML.format(xml_safe(char))).replace("\n", "")
+    # Removed; the vertical tab and form feed separate words, so they become spaces.
+    kept = " " if name in ("VT", "FF") else ""
+    assert xml_safe(char) == kept and clean_text(f"x{char}y") == f"x{kept}y"
+    assert f">a{kept}b<" in mjml2html(MJML.format(xml_safe(char))).replace("\n", "")
 
 
 def test_a_lone_surrogate_cannot_even_be_encoded_and_is_removed():
@@ -42,7 +44,7 @@ def test_a_lone_surrogate_cannot_even_be_encoded_and_is_removed():
 
 @pytest.mark.parametrize("name", FORBIDDEN_IN_HTML)
 def test_characters_html_forbids_are_removed_too(name):
-    assert clean_text(f"x{FORBIDDEN_IN_HTML[name]}y") == "xy"
+    assert clean_text(f"x{FORBIDDEN_IN_HTML[name]}y") == ("x y" if name == "NEL" else "xy")
 
 
 def test_tabs_newlines_and_ordinary_text_stay():
