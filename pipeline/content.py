@@ -14,6 +14,8 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
+from .safetext import xml_safe
+
 # An allow-list fit for email: text structure, links and images, nothing active.
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "em", "figcaption", "figure", "h1", "h2", "h3",
@@ -53,6 +55,7 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     dropped, and so are tracking pixels. Only the first MAX_TAGS tags are read."""
     if not fragment:
         return ""
+    fragment = xml_safe(fragment)  # nh3 cannot even take a lone surrogate (from JSON)
     if fragment.count("<") > MAX_TAGS:
         fragment = fragment[: _nth_tag(fragment, MAX_TAGS)]
 
@@ -165,6 +168,18 @@ _TOKEN_MARK = re.compile(r"%{2,}")
 def defuse_tokens(text: str) -> str:
     """Text from outside with no `%%` left in it (`100%%` reads as `100%`)."""
     return _TOKEN_MARK.sub("%", text) if "%%" in text else text
+
+
+# A URL with a scripting scheme written out in text ("[click](javascript:alert(1))", an
+# author named "javascript:…"): harmless as text, but a mail client or a later template that
+# turned it into a link would run it. The scheme goes; prose ("JavaScript: the good parts")
+# has a space after the colon and stays.
+_SCRIPT_SCHEME = re.compile(r"(?i)\b(?:java|vb|live)script\s*:(?=\S)|\bdata:(?=text/html)")
+
+
+def defuse_script_urls(text: str) -> str:
+    """Text from outside with no `javascript:`-style URL left in it."""
+    return _SCRIPT_SCHEME.sub("", text) if ":" in text else text
 
 
 def normalize_space(text: str) -> str:

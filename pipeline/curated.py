@@ -12,7 +12,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from .content import plain_text, sanitize_html
+from .content import defuse_script_urls, plain_text, sanitize_html, strip_markup
 from .errors import CuratedError, UsageError
 from .safetext import clean_text
 from .weeks import parse_week
@@ -52,7 +52,8 @@ class CuratedExcerpt:
 def markdown_text(source: str) -> str:
     """Markdown → HTML (raw HTML disabled) → sanitised → plain text: markup never survives, not
     even HTML typed into the Markdown (which would otherwise come out as literal tags)."""
-    return clean_text(plain_text(sanitize_html(_markdown.render(clean_text(source)))))
+    text = plain_text(sanitize_html(_markdown.render(clean_text(source))))
+    return defuse_script_urls(clean_text(text))
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -182,11 +183,15 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
 
 
 def _cleaned(value: str | None) -> str | None:
-    return clean_text(value) if value is not None else None
+    return defuse_script_urls(strip_markup(clean_text(value))) if value is not None else None
 
 
 def _one_line(value: str | None) -> str | None:
-    return " ".join(clean_text(value).split()) if value is not None else None
+    """A title, source or author as plain text: like a feed's, markup typed into it is
+    read as HTML and only its text kept."""
+    if value is None:
+        return None
+    return " ".join(defuse_script_urls(strip_markup(clean_text(value))).split())
 
 
 def excerpt_files(folder: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from .content import (
     clip,
+    defuse_script_urls,
     defuse_tokens,
     fragment_text,
     is_https_url,
@@ -226,9 +227,10 @@ class EntryBuilder:
         if len(text.split()) <= 3 and _LINK_ONLY.fullmatch(clean.strip()):
             text = ""  # the whole body is one link: "Comments" (Hacker News)
         published = plausible(published, self.now)
-        title, text = defuse_tokens(title), defuse_tokens(text)
+        title = defuse_script_urls(defuse_tokens(title))
+        text = defuse_script_urls(defuse_tokens(text))
         if isinstance(author, str):
-            author = defuse_tokens(clean_text(author))
+            author = defuse_script_urls(defuse_tokens(clean_text(author)))
         if isinstance(author, str) and ("<" in author or "&" in author):
             author = plain_text(sanitize_html(author, body_base), body_base)  # "&lt;b&gt;Jane"
         author = " ".join(author.split()) if isinstance(author, str) and author.strip() else None
@@ -242,8 +244,8 @@ class EntryBuilder:
             author=clip(author, 120) if author else None,
             image=image if is_https_url(image) else None,
             content_html=clean,
-            tags=tuple(dict.fromkeys(" ".join(clean_text(t).split()) for t in tags
-                                     if clean_text(t).strip()))[:12],
+            tags=tuple(dict.fromkeys(t for t in (" ".join(strip_markup(clean_text(t)).split())
+                                                 for t in tags) if t))[:12],
             text=" ".join(text.split()[:TEXT_WORDS]),
             dated=published is not None,
         ))

@@ -15,8 +15,8 @@ FEED = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Private product notes</title>
 <item><title>Roadmap review for product managers</title><link>/notes/roadmap</link>
 <guid>note-1</guid><pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate>
-<description>&lt;p&gt;Our product roadmap, see &lt;a href="/notes/detail"&gt;details&lt;/a&gt;.&lt;/p&gt;
-</description></item></channel></rss>"""
+<description>&lt;p&gt;Our product roadmap, see
+&lt;a href="/notes/detail"&gt;details&lt;/a&gt;.&lt;/p&gt;</description></item></channel></rss>"""
 
 
 def _authorized(h) -> bool:
