@@ -86,7 +86,7 @@ def fetch_all(config: Config, validators: dict[str, Validators] | None = None
     start = time.monotonic()
     deadline = start + settings.deadline_seconds
     session = _Session(user_agent(config), settings.timeout_seconds, settings.max_bytes,
-                       deadline)
+                       deadline, settings.deadline_seconds)
     if any(f.is_remote for f in feeds):
         _tls_context()  # once, before the threads need it
 
@@ -173,12 +173,14 @@ def _failed(feed: FeedConfig, reason: str, start: float, http_status: int | None
 class _Session:
     """What every fetch of one run shares: headers, limits and the deadline."""
 
-    def __init__(self, agent: str, timeout: float, max_bytes: int, deadline: float) -> None:
+    def __init__(self, agent: str, timeout: float, max_bytes: int, deadline: float,
+                 deadline_seconds: float) -> None:
         self.headers = {"User-Agent": agent, "Accept": ACCEPT,
                         "Accept-Encoding": "gzip, deflate"}
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.deadline = deadline
+        self.deadline_seconds = deadline_seconds
 
     def fetch(self, feed: FeedConfig, validators: Validators | None) -> FetchResult:
         start = time.monotonic()
@@ -195,7 +197,7 @@ class _Session:
             except FetchFailed as exc:
                 return _failed(feed, exc.reason, start, exc.http_status)
             except httpget.TimedOut:
-                return _failed(feed, _timed_out(limit, self.timeout), start)
+                return _failed(feed, self._timed_out(limit), start)
             except httpget.ConnectFailed as exc:
                 return _failed(feed, f"cannot connect: {exc}", start)
             except httpget.BadResponse as exc:
@@ -219,6 +221,11 @@ class _Session:
                                body=body, headers=response_headers, seconds=seconds,
                                note=note)
         raise AssertionError("unreachable: the last attempt always returns")  # pragma: no cover
+
+    def _timed_out(self, limit: float) -> str:
+        if limit < self.timeout:  # one message, whichever thread reports it first
+            return f"timed out at the overall fetch deadline ({self.deadline_seconds:g} s)"
+        return f"timed out after {limit:.3g} s (the time limit)"
 
     def _get(self, url: str, headers: dict[str, str],
              until: float) -> tuple[int, dict[str, str], bytes, str, bool]:
@@ -251,11 +258,6 @@ class _Session:
                 continue
             moved = permanent and len(chain) > 1
             return status, response_headers, response.body, url, moved
-
-
-def _timed_out(limit: float, timeout: float) -> str:
-    limited_by = "the overall fetch deadline" if limit < timeout else "the time limit"
-    return f"timed out after {limit:.3g} s ({limited_by})"
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
