@@ -228,7 +228,7 @@ class EntryBuilder:
             text = ""  # the whole body is one link: "Comments" (Hacker News)
         published = plausible(published, self.now)
         title = defuse_script_urls(defuse_tokens(title))
-        text = defuse_script_urls(defuse_tokens(text))
+        text = defuse_tokens(text)
         if isinstance(author, str):
             author = defuse_script_urls(defuse_tokens(clean_text(author)))
         if isinstance(author, str) and ("<" in author or "&" in author):
@@ -239,14 +239,14 @@ class EntryBuilder:
             guid=(guid or "").strip() or url,
             url=url,
             title=title,
-            excerpt=make_excerpt(text, self.excerpt_words),
+            excerpt=defuse_script_urls(make_excerpt(text, self.excerpt_words)),
             published=published,
             author=clip(author, 120) if author else None,
             image=image if is_https_url(image) else None,
             content_html=clean,
             tags=tuple(dict.fromkeys(t for t in (" ".join(strip_markup(clean_text(t)).split())
                                                  for t in tags) if t))[:12],
-            text=" ".join(text.split()[:TEXT_WORDS]),
+            text=defuse_script_urls(" ".join(text.split()[:TEXT_WORDS])),
             dated=published is not None,
         ))
 

@@ -3,8 +3,10 @@ credentials inside URLs.
 
 MJML (mjml-python) refuses a whole issue over one raw C0 control character (NUL, BEL, ESC, VT,
 FF…) or U+FFFE/U+FFFF, and a lone surrogate cannot even be encoded as UTF-8: measured in
-tests/test_safetext.py. HTML also forbids DEL, the C1 controls and the noncharacters in its
-input stream, so those go too. Tab, newline and carriage return stay.
+tests/test_safetext.py. HTML also forbids DEL and the C1 controls in its input stream, so those
+go too. Tab, newline and carriage return stay. The other noncharacters (U+FDD0–U+FDEF,
+U+1FFFE…) are left: MJML and browsers take them, and a character class with astral ranges
+made every check ten times slower (measured on a 20 KB text: 1.1 ms against 0.11 ms).
 
 Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) let a title display in
 another order than it reads ("‮gpj.exe" shows as "exe.jpg"); an unclosed one also reorders
@@ -17,15 +19,9 @@ from __future__ import annotations
 
 import re
 
-# Supplementary-plane noncharacters: U+1FFFE, U+1FFFF, … U+10FFFE, U+10FFFF.
-_PLANE_ENDS = "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}"
-                      for plane in range(1, 17))
-_NOT_IN_XML = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
-    + _PLANE_ENDS + "]")
-_NOT_IN_XML_OR_BIDI = re.compile(_NOT_IN_XML.pattern[:-1] + "\u202a-\u202e\u2066-\u2069]")
-
-
+_FORBIDDEN = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+_NOT_IN_XML = re.compile(f"[{_FORBIDDEN}]")
+_NOT_IN_XML_OR_BIDI = re.compile(f"[{_FORBIDDEN}\u202a-\u202e\u2066-\u2069]")
 _SPACE_LIKE = {"\x0b": " ", "\x0c": " ", "\x85": " "}  # VT, FF, NEL separate words
 
 

@@ -21,8 +21,9 @@ MJML = ("<mjml><mj-body><mj-section><mj-column><mj-text>a{}b</mj-text>"
 REJECTED = {"NUL": "\x00", "BEL": "\x07", "BS": "\x08", "VT": "\x0b", "FF": "\x0c",
             "ESC": "\x1b", "US": "\x1f", "U+FFFE": "\ufffe", "U+FFFF": "\uffff"}
 # Accepted by MJML, but HTML forbids them in its input stream: removed all the same.
-FORBIDDEN_IN_HTML = {"DEL": "\x7f", "C1 U+0080": "\x80", "NEL": "\x85", "C1 U+009F": "\x9f",
-                     "U+FDD0": "\ufdd0", "U+1FFFE": "\U0001fffe", "U+10FFFF": "\U0010ffff"}
+FORBIDDEN_IN_HTML = {"DEL": "\x7f", "C1 U+0080": "\x80", "NEL": "\x85", "C1 U+009F": "\x9f"}
+# Noncharacters MJML and browsers take: left alone (see safetext's docstring).
+ACCEPTED_NONCHARACTERS = ["\ufdd0", "\ufdef", "\U0001fffe", "\U0010ffff"]
 
 
 @pytest.mark.parametrize("name", REJECTED)
@@ -45,6 +46,12 @@ def test_a_lone_surrogate_cannot_even_be_encoded_and_is_removed():
 @pytest.mark.parametrize("name", FORBIDDEN_IN_HTML)
 def test_characters_html_forbids_are_removed_too(name):
     assert clean_text(f"x{FORBIDDEN_IN_HTML[name]}y") == ("x y" if name == "NEL" else "xy")
+
+
+@pytest.mark.parametrize("char", ACCEPTED_NONCHARACTERS)
+def test_other_noncharacters_compile_and_stay(char):
+    assert char in mjml2html(MJML.format(char))
+    assert clean_text(f"x{char}y") == f"x{char}y"
 
 
 def test_tabs_newlines_and_ordinary_text_stay():
