@@ -9,6 +9,7 @@ import json
 from email import message_from_bytes, policy
 
 from .conftest import PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
+from .test_feeds_build import status_route
 
 USER, PASSWORD = "reader", "s3cret-Pa55"
 FEED = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -33,17 +34,9 @@ def test_credentials_are_used_but_never_shown(tmp_path, http_server):
         h.end_headers()
         h.wfile.write(body)
 
-    def loop(to):
-        def handler(h):
-            h.send_response(302)
-            h.send_header("Location", to)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-        return handler
-
     http_server.routes["/private.xml"] = private
-    http_server.routes["/loop-a"] = loop("/loop-b")
-    http_server.routes["/loop-b"] = loop("/loop-a")
+    http_server.routes["/loop-a"] = status_route(302, {"Location": "/loop-b"})
+    http_server.routes["/loop-b"] = status_route(302, {"Location": "/loop-a"})
     host = http_server.base.removeprefix("http://")
     private_url = f"http://{USER}:{PASSWORD}@{host}/private.xml"
     news = make_newsletter(tmp_path / "news", feeds=[

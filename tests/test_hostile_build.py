@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
 from .dripserver import start_drip_server
+from .test_feeds_build import status_route, streamed
 
 DEADLINE = 6  # [fetch] deadline_seconds; the per-feed limit is set far above it
 # Executable in HTML: script/iframe/object/embed/form elements, event-handler attributes,
@@ -104,44 +105,6 @@ added = 2026-11-20T09:00:00Z
 """
 
 
-def _gzip_bomb():
-    bomb = gzip.compress(b"<rss>" + b" " * 20_000_000, compresslevel=9)
-
-    def handler(h):
-        h.send_response(200)
-        h.send_header("Content-Type", "application/rss+xml")
-        h.send_header("Content-Encoding", "gzip")
-        h.send_header("Content-Length", str(len(bomb)))
-        h.end_headers()
-        h.wfile.write(bomb)
-
-    return handler
-
-
-def _twenty_megabytes(h):
-    h.send_response(200)
-    h.send_header("Content-Type", "application/rss+xml")
-    h.send_header("Content-Length", str(20_000_000))
-    h.end_headers()
-    chunk = b"<rss><channel>" + b" " * (65536 - 14)
-    try:
-        for _ in range(20_000_000 // len(chunk)):
-            h.wfile.write(chunk)
-    except OSError:
-        pass  # the client stopped reading at its limit
-    h.close_connection = True
-
-
-def _redirect(to):
-    def handler(h):
-        h.send_response(302)
-        h.send_header("Location", to)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-
-    return handler
-
-
 def _serve(http_server, drip) -> tuple[list[tuple[str, str]], dict[str, str], set[str]]:
     """The feeds (name, url); the ones that must fail → a phrase of their reason; the
     hostile ones that must still yield items."""
@@ -168,10 +131,11 @@ def _serve(http_server, drip) -> tuple[list[tuple[str, str]], dict[str, str], se
     }
     for name, (path, body) in served.items():
         feeds.append((name, http_server.serve_bytes(path, body)))
-    http_server.routes["/bomb.xml"] = _gzip_bomb()
-    http_server.routes["/20mb.xml"] = _twenty_megabytes
-    http_server.routes["/loop-a"] = _redirect("/loop-b")
-    http_server.routes["/loop-b"] = _redirect("/loop-a")
+    bomb = gzip.compress(b"<rss>" + b" " * 20_000_000, compresslevel=9)  # 20 MB in ~20 KB
+    http_server.serve_bytes("/bomb.xml", bomb, headers={"Content-Encoding": "gzip"})
+    http_server.routes["/20mb.xml"] = streamed(20_000_000, declared=True)
+    http_server.routes["/loop-a"] = status_route(302, {"Location": "/loop-b"})
+    http_server.routes["/loop-b"] = status_route(302, {"Location": "/loop-a"})
     feeds += [("gzip-bomb", http_server.url("/bomb.xml")),
               ("20-megabytes", http_server.url("/20mb.xml")),
               ("redirect-loop", http_server.url("/loop-a")),
