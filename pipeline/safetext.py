@@ -72,6 +72,7 @@ def without_credentials(url: str) -> str:
 
 
 def shown(text: str | None) -> str | None:
-    """A message about a feed as shown (report.json, tables, logs, the editor's email): its
-    URLs without credentials, and no character a template or terminal would choke on."""
-    return xml_safe(redact_credentials(text) or "") if text else text
+    """A message about a feed as shown (report.json, tables, logs, the editor's email): on
+    one line, its URLs without credentials, and no character a template or terminal would
+    choke on (an escape sequence from a feed's error text)."""
+    return " ".join(xml_safe(redact_credentials(text) or "").split()) if text else text

@@ -14,7 +14,7 @@ from pipeline.render import render_issue
 from pipeline.safetext import clean_text
 from tests.golden.sample import sample_issue
 
-from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter
+from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, ROOT, make_newsletter
 
 HOSTILE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\u202a-\u202e"
                            "\u2066-\u2069]")
@@ -114,7 +114,7 @@ def test_the_shipped_curated_files_are_unchanged_by_cleaning(tmp_path):
     from pipeline.curated import load_excerpts
 
     folder = tmp_path / "curated"
-    shutil.copytree(FEEDS.parent.parent.parent / "curated", folder)
+    shutil.copytree(ROOT / "curated", folder)
     for excerpt in load_excerpts(folder):
         for value in (excerpt.title, excerpt.source, excerpt.excerpt, excerpt.note or ""):
             assert clean_text(value) == value

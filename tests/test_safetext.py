@@ -87,7 +87,7 @@ def test_credentials_are_redacted_for_showing_and_dropped_from_link_bases(url, s
 
 
 def test_messages_are_shown_without_credentials_or_control_characters():
-    message = "redirect loop: https://u:pw@h.example/a → https://u:pw@h.example/b\x1b[2J"
+    message = "redirect loop: https://u:pw@h.example/a →\n https://u:pw@h.example/b\x1b[2J"
     assert shown(message) == ("redirect loop: https://***@h.example/a → "
                               "https://***@h.example/b[2J")
     assert shown(None) is None and shown("") == ""
