@@ -236,7 +236,7 @@ class EntryBuilder:
         author = " ".join(author.split()) if isinstance(author, str) and author.strip() else None
         self.entries.append(Entry(
             feed_name=self.feed_name,
-            guid=(guid or "").strip() or url,
+            guid=clean_text(guid or "").strip() or url,
             url=url,
             title=title,
             excerpt=defuse_script_urls(make_excerpt(text, self.excerpt_words)),

@@ -62,7 +62,7 @@ SCRIPTED_JSON = json.dumps({
     "version": "https://jsonfeed.org/version/1.1", "title": "<script>alert(1)</script>JSON",
     "home_page_url": "javascript:alert(2)",
     "items": [
-        {"id": "j1", "url": "javascript:alert(3)", "external_url": "https://example.com/j1",
+        {"id": "j1\ud800", "url": "javascript:alert(3)", "external_url": "https://example.com/j1",
          "title": "<script>alert(4)</script>Career ladder \ud800 for product managers",
          "content_html": "<p onload=alert(5)>A product career ladder.<script>x()</script></p>",
          "authors": [{"name": "<img src=x onerror=alert(6)>Eve"}],
