@@ -7,10 +7,12 @@ else sees it, resolving relative URLs against the xml:base feedparser reports fo
 Doing that work once instead of twice is what keeps a whole build close to a bare
 feedparser.parse of the same bytes (bench/build.py).
 
-A document that is not a feed (an HTML page, an empty body, a truncated download) raises
-ParseError with the reason. Dates feedparser misreads without warning are re-read, and a date
-in the future or far in the past is dropped: the orchestrator then dates the entry by when it
-was first seen (`Entry.dated` is False).
+A document feedparser cannot read, or reads truncated, is repaired and read again
+(feedrepair.py); one that is still not a feed (an HTML page, an empty body, a download cut
+before its first item, JSON nested too deeply) raises ParseError with the reason. Items become
+Entries in feeditems.py: dates feedparser misreads without warning are re-read, and a date in
+the future or far in the past is dropped: the orchestrator then dates the entry by when it was
+first seen (`Entry.dated` is False).
 """
 
 from __future__ import annotations
