@@ -12,8 +12,9 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from .content import plain_text, sanitize_html
+from .content import defuse_script_urls, plain_text, sanitize_html, strip_markup
 from .errors import CuratedError, UsageError
+from .safetext import clean_text
 from .weeks import parse_week
 
 FENCE = "+++"
@@ -51,7 +52,8 @@ class CuratedExcerpt:
 def markdown_text(source: str) -> str:
     """Markdown → HTML (raw HTML disabled) → sanitised → plain text: markup never survives, not
     even HTML typed into the Markdown (which would otherwise come out as literal tags)."""
-    return plain_text(sanitize_html(_markdown.render(source)))
+    text = plain_text(sanitize_html(_markdown.render(clean_text(source))))
+    return defuse_script_urls(clean_text(text))
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -67,14 +69,21 @@ def _toml_line(exc: tomllib.TOMLDecodeError) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _read_utf8(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CuratedError(f"{path}:{line}: not UTF-8 text (byte {exc.start})",
+                           hint="save the file as UTF-8") from exc
+
+
 def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExcerpt:
     """Parse one excerpt file; CuratedError names the path, the line and what is valid."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CuratedError(f"{path}: not UTF-8 text (byte {exc.start})",
-                           hint="save the file as UTF-8") from exc
-    lines = text.splitlines()
+    text = _read_utf8(path)
+    # Lines as editors and tomllib count them: a form feed or NEL does not end a line.
+    lines = re.split(r"\r\n|\r|\n", text)
     if not lines or lines[0].strip() != FENCE:
         raise CuratedError(f"{path}:1: the file must start with a '+++' front-matter line",
                            hint="see curated/README.md for the format")
@@ -89,6 +98,8 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
         line = _toml_line(exc)
         where = f"{path}:{line + 1}" if line else str(path)
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        if "Illegal character" in message:
+            message += " (a control character: remove it)"
         raise CuratedError(f"{where}: front matter is not valid TOML: {message}",
                            hint='strings need quotes: title = "…"') from exc
 
@@ -108,11 +119,17 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
                             + ", ".join(sorted(KNOWN)))
     for key in ("title", "url", "source", "section", "author", "note", "week", "image",
                 "image_alt"):
-        if key in meta and not (isinstance(meta[key], str) and meta[key].strip()):
+        if key in meta and not (isinstance(meta[key], str) and clean_text(meta[key]).strip()):
             problems.append(f"{path}:{key_line(key)}: '{key}' must be a non-empty string")
     url = meta.get("url")
     if isinstance(url, str) and not re.match(r"^https?://[^\s/]+", url):
         problems.append(f"{path}:{key_line('url')}: url {url!r} must be an absolute http(s) URL")
+    for key in ("url", "image"):
+        value = meta.get(key)
+        if isinstance(value, str) and (clean_text(value) != value
+                                       or any(c.isspace() for c in value.strip())):
+            problems.append(f"{path}:{key_line(key)}: {key} must not hold spaces or control "
+                            "characters (percent-encode them: %20)")
     image = meta.get("image")
     if isinstance(image, str) and not image.startswith("https://"):
         problems.append(f"{path}:{key_line('image')}: image must be an absolute https URL")
@@ -148,21 +165,33 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
     return CuratedExcerpt(
         path=path,
         slug=path.stem,
-        title=meta["title"].strip(),
+        title=_one_line(meta["title"]),
         url=meta["url"].strip(),
-        source=meta["source"].strip(),
+        source=_one_line(meta["source"]),
         section=meta["section"],
         added=_as_datetime(meta["added"]),  # type: ignore[arg-type]
         excerpt=excerpt,
-        author=meta.get("author"),
+        author=_one_line(meta.get("author")),
         published=_as_datetime(meta.get("published")),
-        note=meta.get("note"),
-        tags=tuple(tags),
+        note=_cleaned(meta.get("note")),
+        tags=tuple(_one_line(t) for t in tags),
         order=order,
         week=meta.get("week"),
         image=image,
-        image_alt=meta.get("image_alt"),
+        image_alt=_cleaned(meta.get("image_alt")),
     )
+
+
+def _cleaned(value: str | None) -> str | None:
+    return defuse_script_urls(strip_markup(clean_text(value))) if value is not None else None
+
+
+def _one_line(value: str | None) -> str | None:
+    """A title, source or author as plain text: like a feed's, markup typed into it is
+    read as HTML and only its text kept."""
+    if value is None:
+        return None
+    return " ".join(defuse_script_urls(strip_markup(clean_text(value))).split())
 
 
 def excerpt_files(folder: Path) -> list[Path]:
@@ -191,5 +220,5 @@ def load_intro(folder: Path, week: str) -> str | None:
     path = folder / "_intros" / f"{week}.md"
     if not path.is_file():
         return None
-    text = markdown_text(path.read_text(encoding="utf-8-sig"))
+    text = markdown_text(_read_utf8(path))
     return text or None

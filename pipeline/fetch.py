@@ -21,12 +21,14 @@ from __future__ import annotations
 import email.utils
 import functools
 import ssl
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from . import httpget
@@ -38,6 +40,8 @@ REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_CODES = {301, 308}
 RETRY_CODES = {429, 503}
 MAX_ATTEMPTS = 3  # one request and at most two retries after a Retry-After
+T = TypeVar("T")
+R = TypeVar("R")
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
           "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
           "application/json;q=0.8, */*;q=0.5")
@@ -82,38 +86,64 @@ def fetch_all(config: Config, validators: dict[str, Validators] | None = None
     start = time.monotonic()
     deadline = start + settings.deadline_seconds
     session = _Session(user_agent(config), settings.timeout_seconds, settings.max_bytes,
-                       deadline)
+                       deadline, settings.deadline_seconds)
     if any(f.is_remote for f in feeds):
         _tls_context()  # once, before the threads need it
 
     def one(feed: FeedConfig) -> FetchResult:
-        if not feed.is_remote:
-            return fetch_local(feed, Path(config.resolve(feed.url)), settings.max_bytes)
-        if time.monotonic() >= deadline:
-            return _failed(feed, "not started: the overall fetch deadline "
-                           f"({settings.deadline_seconds:g} s) had passed", time.monotonic())
-        return session.fetch(feed, validators.get(feed.name))
+        try:
+            if not feed.is_remote:
+                return fetch_local(feed, Path(config.resolve(feed.url)), settings.max_bytes)
+            if time.monotonic() >= deadline:
+                return _failed(feed, "not started: the overall fetch deadline "
+                               f"({settings.deadline_seconds:g} s) had passed", time.monotonic())
+            return session.fetch(feed, validators.get(feed.name))
+        except Exception as exc:  # a bug or a blow-up: still only this feed's failure
+            return _failed(feed, f"internal error: {type(exc).__name__}: {exc}", start)
 
-    pool = ThreadPoolExecutor(max_workers=min(settings.concurrency, len(feeds)),
-                              thread_name_prefix="fetch")
-    try:
-        futures: list[Future[FetchResult]] = [pool.submit(one, feed) for feed in feeds]
-        wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-    finally:
-        # Fetches still running at the deadline end on their own time limits; their
-        # results are not waited for.
-        pool.shutdown(wait=False, cancel_futures=True)
-    results = []
-    for feed, future in zip(feeds, futures, strict=True):
-        if not future.done() or future.cancelled():
-            results.append(_failed(feed, "stopped at the overall fetch deadline "
-                                   f"({settings.deadline_seconds:g} s)", start))
-        elif future.exception() is not None:  # a bug, not the feed's fault: still one feed
-            exc = future.exception()
-            results.append(_failed(feed, f"internal error: {type(exc).__name__}: {exc}", start))
-        else:
-            results.append(future.result())
-    return results
+    results = run_until(feeds, one, min(settings.concurrency, len(feeds)), deadline)
+    return [result or _failed(feed, "stopped at the overall fetch deadline "
+                              f"({settings.deadline_seconds:g} s)", start)
+            for feed, result in zip(feeds, results, strict=True)]
+
+
+def run_until(items: list[T], work: Callable[[T], R], workers: int, deadline: float
+              ) -> list[R | None]:
+    """`work(item)` for every item on `workers` threads, until `deadline` (time.monotonic):
+    the results in order, None for an item not finished by then. `work` must not raise.
+
+    The threads are daemon threads, not a ThreadPoolExecutor's: the interpreter joins those at
+    exit, so one fetch stuck where no time limit reaches (a DNS lookup) would keep the
+    process alive after the job is done. Every socket read is bounded by its fetch's limit
+    (httpget), so a thread left behind ends by itself soon after the deadline."""
+    results: list[R | None] = [None] * len(items)
+    lock = threading.Lock()
+    todo = iter(enumerate(items))
+    left = [len(items)]
+    stopped = False
+    all_done = threading.Event()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                task = None if stopped else next(todo, None)
+            if task is None:
+                return
+            index, item = task
+            result = work(item)
+            with lock:
+                if not stopped:
+                    results[index] = result
+                left[0] -= 1
+                if not left[0]:
+                    all_done.set()
+
+    for n in range(min(workers, len(items))):
+        threading.Thread(target=worker, name=f"fetch-{n}", daemon=True).start()
+    all_done.wait(timeout=max(0.0, deadline - time.monotonic()))
+    with lock:
+        stopped = True  # late results are dropped; items not started are never started
+        return list(results)
 
 
 def fetch_local(feed: FeedConfig, path: Path, max_bytes: int) -> FetchResult:
@@ -143,12 +173,14 @@ def _failed(feed: FeedConfig, reason: str, start: float, http_status: int | None
 class _Session:
     """What every fetch of one run shares: headers, limits and the deadline."""
 
-    def __init__(self, agent: str, timeout: float, max_bytes: int, deadline: float) -> None:
+    def __init__(self, agent: str, timeout: float, max_bytes: int, deadline: float,
+                 deadline_seconds: float) -> None:
         self.headers = {"User-Agent": agent, "Accept": ACCEPT,
                         "Accept-Encoding": "gzip, deflate"}
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.deadline = deadline
+        self.deadline_seconds = deadline_seconds
 
     def fetch(self, feed: FeedConfig, validators: Validators | None) -> FetchResult:
         start = time.monotonic()
@@ -165,7 +197,7 @@ class _Session:
             except FetchFailed as exc:
                 return _failed(feed, exc.reason, start, exc.http_status)
             except httpget.TimedOut:
-                return _failed(feed, _timed_out(limit, self.timeout), start)
+                return _failed(feed, self._timed_out(limit), start)
             except httpget.ConnectFailed as exc:
                 return _failed(feed, f"cannot connect: {exc}", start)
             except httpget.BadResponse as exc:
@@ -189,6 +221,11 @@ class _Session:
                                body=body, headers=response_headers, seconds=seconds,
                                note=note)
         raise AssertionError("unreachable: the last attempt always returns")  # pragma: no cover
+
+    def _timed_out(self, limit: float) -> str:
+        if limit < self.timeout:  # one message, whichever thread reports it first
+            return f"timed out at the overall fetch deadline ({self.deadline_seconds:g} s)"
+        return f"timed out after {limit:.3g} s (the time limit)"
 
     def _get(self, url: str, headers: dict[str, str],
              until: float) -> tuple[int, dict[str, str], bytes, str, bool]:
@@ -221,11 +258,6 @@ class _Session:
                 continue
             moved = permanent and len(chain) > 1
             return status, response_headers, response.body, url, moved
-
-
-def _timed_out(limit: float, timeout: float) -> str:
-    limited_by = "the overall fetch deadline" if limit < timeout else "the time limit"
-    return f"timed out after {limit:.3g} s ({limited_by})"
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -8,16 +8,26 @@ and httpx's layers (httpx → httpcore → h11) cost several times what http.cli
 `get_once` makes exactly one request (no redirects), within a wall-clock limit `until`
 (time.monotonic), reading at most `max_bytes` of the *decoded* body (gzip and deflate are
 decoded while streaming, so a compression bomb stops at the limit too).
+
+The limit holds for the whole exchange. A socket timeout alone does not do that: it restarts
+with every byte received, so a server dripping its status line or headers a byte at a time
+would hold a fetch for ever. The response is therefore read through `_DeadlineReader`, which
+gives every receive only the time left until `until`. Connecting, the TLS handshake (CPython
+keeps one deadline across its retries) and sending the request are bounded by the same
+time left.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
+import io
+import socket
 import ssl
 import time
 import zlib
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 CHUNK = 64 * 1024
 
@@ -56,6 +66,45 @@ def _left(until: float) -> float:
     return left
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The socket as http.client reads it (status line, headers, body), every receive
+    limited to the time left before `until`."""
+
+    def __init__(self, sock: socket.socket, until: float, plain: io.BufferedIOBase) -> None:
+        super().__init__()
+        self._sock = sock
+        self._until = until
+        # http.client's own reader (sock.makefile) is what keeps the socket open once the
+        # connection hands it over to the response: it is closed with this one.
+        self._plain = plain
+
+    def close(self) -> None:
+        if not self.closed:
+            self._plain.close()
+        super().close()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        left = self._until - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("time limit reached")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, until: float, **kwargs) -> None:
+        super().__init__(sock, **kwargs)
+        self.fp = io.BufferedReader(_DeadlineReader(sock, until, self.fp))
+
+
+def _basic_auth(username: str, password: str | None) -> str:
+    pair = f"{unquote(username)}:{unquote(password or '')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
 def _decoder(encoding: str):
     encoding = encoding.strip().lower()
     if encoding in ("gzip", "x-gzip"):
@@ -73,6 +122,8 @@ def get_once(url: str, headers: dict[str, str], until: float, max_bytes: int,
     parts = urlsplit(url)
     host = parts.hostname or ""
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.username is not None:  # https://user:password@host/feed: HTTP Basic
+        headers = {**headers, "Authorization": _basic_auth(parts.username, parts.password)}
     if parts.scheme == "https":
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
             host, parts.port, timeout=_left(until), context=tls)
@@ -89,6 +140,7 @@ def get_once(url: str, headers: dict[str, str], until: float, max_bytes: int,
             raise ConnectFailed(str(exc) or type(exc).__name__) from exc
         # http.client drops conn.sock once a response is to be read until close: keep our own.
         sock = conn.sock
+        conn.response_class = lambda sock, **kw: _DeadlineResponse(sock, until, **kw)
         try:
             sock.settimeout(_left(until))
             conn.request("GET", path, headers=headers)
@@ -103,7 +155,6 @@ def get_once(url: str, headers: dict[str, str], until: float, max_bytes: int,
             decoder = _decoder(encoding)
             body = bytearray()
             while True:
-                sock.settimeout(_left(until))
                 chunk = response.read1(CHUNK)
                 if not chunk:
                     break

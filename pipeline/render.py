@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from mjml import mjml2html
 
 from .config import Config
 from .errors import RenderError
 from .links import outbound_linker
 from .models import Issue, RenderedIssue
+from .safetext import xml_safe
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -81,6 +83,18 @@ def _longdate(value: date) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+def _printable(value: Any) -> Any:
+    """Every value a template prints, without the characters XML forbids: content is cleaned
+    where it comes in (parse, curated), this is the net under every other path (an old
+    issue.json, a config value, a template's own variable). MJML rejects the whole issue over
+    one of them."""
+    if isinstance(value, str):
+        cleaned = xml_safe(value)
+        if cleaned != value:
+            return markupsafe.Markup(cleaned) if isinstance(value, markupsafe.Markup) else cleaned
+    return value
+
+
 _ENVIRONMENTS: dict[tuple[str, ...], jinja2.Environment] = {}
 
 
@@ -104,6 +118,7 @@ def _new_environment(dirs: tuple[str, ...]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_printable,
     )
     env.filters["wrap"] = _wrap
     env.filters["longdate"] = _longdate

@@ -21,8 +21,9 @@ from .fetch import fetch_all
 from .history import item_keys, rebuild_history
 from .keys import signing_key
 from .models import Entry, FeedReport, FetchResult, Issue, RenderedIssue, Subscriber
-from .parse import parse_document
+from .parse import parse_document, unexpected_failure
 from .render import render_issue
+from .safetext import redact_url, shown
 from .store import open_db, transaction, utcnow
 from .weeks import week_id
 
@@ -102,6 +103,8 @@ def _feed_outcome(conn: sqlite3.Connection, config: Config, result: FetchResult,
             parsed = parse_document(result, words, now)
         except ParseError as exc:
             status, error = "failed", exc.message
+        except Exception as exc:  # noqa: BLE001 - a blow-up in one feed is that feed's failure
+            status, error = "failed", unexpected_failure(exc)
         else:
             entries, new = feedstate.date_by_first_seen(conn, result.feed_name, parsed.entries,
                                                         now)
@@ -117,9 +120,12 @@ def _feed_outcome(conn: sqlite3.Connection, config: Config, result: FetchResult,
         if stale is not None:
             status = "stale"
             notes.insert(0, f"no new item since {stale.date().isoformat()}")
-    return entries, FeedReport(result.feed_name, result.url, status, result.http_status,
-                               len(entries), new, len(result.body), round(result.seconds, 3),
-                               error, "; ".join(n for n in notes if n) or None)
+    note = "; ".join(n for n in notes if n) or None
+    # What is shown (report.json, the table, logs, the editor's email) never carries the
+    # credentials of a feed URL, nor a character a template or terminal would choke on.
+    return entries, FeedReport(result.feed_name, redact_url(result.url), status,
+                               result.http_status, len(entries), new, len(result.body),
+                               round(result.seconds, 3), shown(error), shown(note))
 
 
 def published_keys(conn: sqlite3.Connection, except_issue: str) -> set[str]:
