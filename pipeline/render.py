@@ -17,6 +17,7 @@ import markupsafe
 from mjml import mjml2html
 
 from .config import Config
+from .content import defuse_tokens
 from .errors import RenderError
 from .links import outbound_linker
 from .models import Issue, RenderedIssue
@@ -32,6 +33,7 @@ TOKENS = {
     "greeting": "%%GREETING%%",
     "email": "%%EMAIL%%",
 }
+_TOKEN_VALUES = frozenset(TOKENS.values())
 
 
 @functools.lru_cache(maxsize=64)
@@ -90,6 +92,11 @@ def _printable(value: Any) -> Any:
     one of them."""
     if isinstance(value, str):
         cleaned = xml_safe(value)
+        if "%%" in cleaned and not isinstance(value, markupsafe.Markup) \
+                and cleaned not in _TOKEN_VALUES:
+            # Only the templates' own placeholders may spell `%%`: an excerpt or note with
+            # `%%EMAIL%%` in it would otherwise be filled in with each reader's address.
+            cleaned = defuse_tokens(cleaned)
         if cleaned != value:
             return markupsafe.Markup(cleaned) if isinstance(value, markupsafe.Markup) else cleaned
     return value

@@ -14,7 +14,7 @@ from pipeline.render import render_issue
 from pipeline.safetext import clean_text
 from tests.golden.sample import sample_issue
 
-from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, ROOT, make_newsletter
+from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, ROOT, add_excerpt, make_newsletter
 
 HOSTILE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\u202a-\u202e"
                            "\u2066-\u2069]")
@@ -118,3 +118,24 @@ def test_the_shipped_curated_files_are_unchanged_by_cleaning(tmp_path):
     for excerpt in load_excerpts(folder):
         for value in (excerpt.title, excerpt.source, excerpt.excerpt, excerpt.note or ""):
             assert clean_text(value) == value
+
+
+def test_an_excerpt_that_spells_a_reader_placeholder_never_gets_a_readers_address(tmp_path, cli):
+    # The per-reader placeholders are `%%NAME%%`: an editor's quote or note that spells one
+    # (pasted from a mail-merge tool, say) must print as text, not as each reader's address.
+    news = make_newsletter(tmp_path / "news", curated=False,
+                           extra="\n[schedule]\nmin_new_items = 0\n")
+    path = add_excerpt(news.root, PINNED_WEEK, "merge-fields")
+    path.write_text(path.read_text().replace(
+        "> A passage", "> Write to %%EMAIL%% or %%UNSUBSCRIBE_URL%% — a passage"),
+        encoding="utf-8")
+    config = ("--config", news.config_path)
+    assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
+    run = cli(*config, "run", "--now", PINNED_NOW)
+    assert run.exit_code == 0, run.output
+    [message] = news.outbox_messages()
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            content = part.get_content()
+            assert "Write to %EMAIL% or %UNSUBSCRIBE_URL%" in content
+            assert "Write to ada@example.com" not in content
