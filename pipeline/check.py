@@ -132,6 +132,11 @@ def check_rendered(config: Config, rendered: RenderedIssue, key: bytes,
     errors += _placeholders("preheader", issue.preheader, in_titles)
     errors += _placeholders("HTML part", _without_feed_text(visible, issue) + " " + attributes)
     errors += _placeholders("text part", _without_feed_text(text, issue))
+    # Render prints an editor's `%%` as `%` (only the templates' own placeholders may spell
+    # it), so a mail-merge field pasted into an excerpt is looked for in the issue itself.
+    editors = " ".join(f"{i.title} {i.excerpt} {i.note or ''}" for i in issue.items
+                       if i.kind == "curated")
+    errors += _placeholders("editor's text", editors, frozenset({"TK", "TODO", "{{"}))
 
     # Whatever [schedule] min_new_items says: an issue with nothing in it is never sent.
     if not issue.items:

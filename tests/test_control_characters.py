@@ -121,8 +121,8 @@ def test_the_shipped_curated_files_are_unchanged_by_cleaning(tmp_path):
 
 
 def test_an_excerpt_that_spells_a_reader_placeholder_never_gets_a_readers_address(tmp_path, cli):
-    # The per-reader placeholders are `%%NAME%%`: an editor's quote or note that spells one
-    # (pasted from a mail-merge tool, say) must print as text, not as each reader's address.
+    # The per-reader placeholders are `%%NAME%%`: an editor's quote that spells one (pasted
+    # from a mail-merge tool, say) stops the send as a leftover placeholder…
     news = make_newsletter(tmp_path / "news", curated=False,
                            extra="\n[schedule]\nmin_new_items = 0\n")
     path = add_excerpt(news.root, PINNED_WEEK, "merge-fields")
@@ -132,10 +132,18 @@ def test_an_excerpt_that_spells_a_reader_placeholder_never_gets_a_readers_addres
     config = ("--config", news.config_path)
     assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
     run = cli(*config, "run", "--now", PINNED_NOW)
-    assert run.exit_code == 0, run.output
-    [message] = news.outbox_messages()
-    for part in message.walk():
-        if part.get_content_maintype() == "text":
-            content = part.get_content()
-            assert "Write to %EMAIL% or %UNSUBSCRIBE_URL%" in content
-            assert "Write to ada@example.com" not in content
+    assert run.exit_code == 1, run.output
+    assert "placeholder: '%%' left in the editor's text" in run.output
+    assert news.outbox_messages() == []
+    # …and whatever reaches the renderer prints it as text: only the templates' own
+    # placeholders are filled in per reader.
+    issue = sample_issue(7)
+    section = issue.sections[0]
+    merged = replace(section.items[0], excerpt="Write to %%EMAIL%% today",
+                     note="or %%UNSUBSCRIBE_URL%%")
+    issue = replace(issue, sections=[replace(section, items=[merged, *section.items[1:]]),
+                                     *issue.sections[1:]])
+    rendered = render_issue(news.config(), issue)
+    for text in (rendered.html, rendered.text):
+        assert "Write to %EMAIL% today" in text and "or %UNSUBSCRIBE_URL%" in text
+        assert "Write to %%EMAIL%%" not in text
