@@ -12,21 +12,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader
 
-from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, ROOT, make_newsletter
+from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, ROOT, SOCIAL, make_newsletter
 
 NAME = "PM Career Digest"  # [newsletter] name in tests/conftest.py
 IMAGE_URL = "https://images.example.com/whiteboard.png"
 IMAGE_ALT = "A whiteboard covered in sticky notes"
-
-SOCIAL = """
-[[social]]
-network = "linkedin"
-url = "https://www.linkedin.com/company/pm-career-digest"
-
-[[social]]
-network = "x"
-url = "https://x.com/pmcareerdigest"
-"""
 
 PICTURED = f"""+++
 title = "Discovery habits that survive a reorg"
@@ -69,8 +59,12 @@ class BuiltIssue:
         return [item for section in self.issue["sections"] for item in section["items"]]
 
 
-def build_issue(root: Path, cli) -> BuiltIssue:
-    """Build the week's issue with the real CLI in a newsletter folder at `root`."""
+def build_issue(root: Path) -> BuiltIssue:
+    """Build the week's issue with the real CLI (in-process) in a newsletter folder at `root`."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
     feeds = root / "feeds"
     feeds.mkdir(parents=True)
     for name in ("rss2_kagi-blog_summary-only.xml", "rss2_collective-action-in-tech.xml"):
@@ -80,7 +74,8 @@ def build_issue(root: Path, cli) -> BuiltIssue:
         ("Collective Action in Tech", "feeds/rss2_collective-action-in-tech.xml"),
     ], max_items=20, extra=SOCIAL)
     (root / "curated" / "2026-11-24-discovery-habits.md").write_text(PICTURED, encoding="utf-8")
-    result = cli("--config", news.config_path, "build", "--now", PINNED_NOW)
+    result = CliRunner().invoke(main, ["--config", str(news.config_path), "build",
+                                       "--now", PINNED_NOW], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return BuiltIssue(news.issues / PINNED_WEEK)
 

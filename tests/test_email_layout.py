@@ -18,16 +18,7 @@ INVISIBLE = {"\u034f", "\u200c", "\u00a0"}
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from pipeline.cli import main
-
-    runner = CliRunner()
-
-    def cli(*args):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return build_issue(tmp_path_factory.mktemp("layout") / "news", cli)
+    return build_issue(tmp_path_factory.mktemp("layout") / "news")
 
 
 def articles(built) -> list[tuple[str, dict]]:

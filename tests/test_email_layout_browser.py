@@ -88,16 +88,7 @@ def measure(html: str, folder: Path, dark: bool) -> dict:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from pipeline.cli import main
-
-    runner = CliRunner()
-
-    def cli(*args):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return build_issue(tmp_path_factory.mktemp("browser") / "news", cli)
+    return build_issue(tmp_path_factory.mktemp("browser") / "news")
 
 
 def test_articles_are_parted_clearly_and_the_preheader_takes_no_room(built, tmp_path) -> None:

@@ -7,14 +7,13 @@ makes of the same MJML."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, require_tool
+from .conftest import require_mjml_npm
 from .emailbuild import IMAGE_URL, build_issue, theme
 
 # MJML attributes that hold lengths. line-height is left out: a bare number is a valid
@@ -25,17 +24,6 @@ LENGTH_ATTRIBUTES = {
     "border-radius", "font-size", "icon-size", "icon-height", "letter-spacing",
 }
 LENGTH = re.compile(r"-?\d+(\.\d+)?(px|%)|auto")
-
-
-def official_mjml() -> Path:
-    require_tool("node", "the official mjml renders on Node")
-    path = ROOT / "node_modules" / ".bin" / "mjml"
-    if not path.exists():
-        message = "npm package mjml not installed: run `npm install` (make test does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def _attribute(attributes: str, name: str) -> str | None:
@@ -78,16 +66,7 @@ def outlook_widths(html: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from pipeline.cli import main
-
-    runner = CliRunner()
-
-    def cli(*args):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return build_issue(tmp_path_factory.mktemp("widths") / "news", cli)
+    return build_issue(tmp_path_factory.mktemp("widths") / "news")
 
 
 def test_every_mjml_length_has_a_unit(built) -> None:
@@ -114,7 +93,7 @@ def test_the_unit_check_catches_a_bare_zero() -> None:
 def test_outlook_widths_match_the_official_mjml(built, tmp_path: Path) -> None:
     source = tmp_path / "email.mjml"
     source.write_text(built.mjml, encoding="utf-8")
-    result = subprocess.run([str(official_mjml()), str(source), "-s"], capture_output=True,
+    result = subprocess.run([str(require_mjml_npm()), str(source), "-s"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     official = outlook_widths(result.stdout)

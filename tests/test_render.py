@@ -16,19 +16,10 @@ from pipeline.compose import build_message, public_version
 from pipeline.links import extract
 from pipeline.models import Subscriber
 from pipeline.render import BUNDLED_TEMPLATES, TOKENS, render_issue
-from tests.conftest import make_newsletter
+from tests.conftest import SOCIAL, make_newsletter
 from tests.golden.sample import sample_issue, with_items
 
 KEY = b"k" * 32
-SOCIAL = """
-[[social]]
-network = "linkedin"
-url = "https://www.linkedin.com/company/pm-career-digest"
-
-[[social]]
-network = "x"
-url = "https://x.com/pmcareerdigest"
-"""
 
 
 def config_for(tmp_path: Path, extra: str = ""):
