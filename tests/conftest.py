@@ -37,6 +37,31 @@ def require_tool(name: str, reason: str) -> str:
     return path
 
 
+def require_mjml_npm() -> Path:
+    """The official mjml command line (npm, installed by `make test`): skip on a laptop without
+    it, fail when CI=true."""
+    require_tool("node", "the official mjml runs on Node")
+    path = ROOT / "node_modules" / ".bin" / "mjml"
+    if not path.exists():
+        message = "npm package mjml not installed: run `npm install` (make test does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+# Two [[social]] links, for tests that render the footer's icons.
+SOCIAL = """
+[[social]]
+network = "linkedin"
+url = "https://www.linkedin.com/company/pm-career-digest"
+
+[[social]]
+network = "x"
+url = "https://x.com/pmcareerdigest"
+"""
+
+
 @pytest.fixture
 def tls_certificate(tmp_path: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, made for the test: (cert.pem, key)."""

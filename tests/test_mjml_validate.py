@@ -5,34 +5,22 @@ package checks what the templates emit. `make test` installs it from package.jso
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from pipeline.render import render_issue
-from tests.conftest import ROOT, make_newsletter, require_tool
+from tests.conftest import SOCIAL, make_newsletter, require_mjml_npm
 from tests.golden.sample import sample_issue
-from tests.test_render import SOCIAL, UTM
+from tests.test_render import UTM
 
 pytestmark = pytest.mark.mjml_npm
 
 
-def mjml_cli() -> Path:
-    require_tool("node", "the official MJML validator runs on Node")
-    path = ROOT / "node_modules" / ".bin" / "mjml"
-    if not path.exists():
-        message = "npm package mjml not installed: run `npm install` (make test does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 def validate(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(mjml_cli()), "-v", str(path)], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([str(require_mjml_npm()), "-v", str(path)], capture_output=True,
+                          text=True, timeout=60)
 
 
 def test_official_validator_reports_nothing(tmp_path: Path) -> None:
