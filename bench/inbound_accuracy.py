@@ -1,0 +1,53 @@
+"""Benchmark: the inbound classifier against Sisimai on the fixture corpus, beside flufl.bounce,
+and its speed.
+
+RESULT inbound_recipient_pct: bounces whose failed recipient(s) we name as Sisimai does (goal >= 95)
+RESULT inbound_kind_pct: bounces where our hard/soft agrees with Sisimai's (goal >= 90)
+RESULT inbound_arf_pct: ARF reports we read as complaints (goal >= 95)
+RESULT inbound_wrongly_hard: auto-replies and non-bounces we call hard (goal 0)
+RESULT flufl_recipient_pct / flufl_kind_pct: flufl.bounce's own scores on the same corpus
+RESULT inbound_msgs_per_s: messages classified per second (the whole corpus, repeated)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from inbound_scoring import CORPUS, expected, flufl, ours, score  # noqa: E402
+
+from pipeline.inbound import classify  # noqa: E402
+
+
+def main() -> None:
+    verbose = "-v" in sys.argv
+    mine = score(ours)
+    theirs = score(flufl)
+    print(f"corpus: {mine.bounces} bounces, {mine.arf} ARF reports, {mine.not_bounces} non-bounces")
+    for label, result in (("inbound", mine), ("flufl", theirs)):
+        print(f"RESULT {label}_recipient_pct={100 * result.recipient_rate:.1f}")
+        print(f"RESULT {label}_kind_pct={100 * result.kind_rate:.1f}")
+        if label == "inbound":
+            print(f"RESULT {label}_arf_pct={100 * result.arf_rate:.1f}")
+        print(f"RESULT {label}_wrongly_hard={len(result.wrongly_hard)}")
+    if verbose:
+        for line in mine.wrong_recipient + mine.disagreeing + mine.arf_missed + mine.wrongly_hard:
+            print("  ", line)
+    raws = [(CORPUS / "corpus" / name).read_bytes() for name in sorted(expected())]
+    count = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < 3 or count < 2000:
+        for raw in raws:
+            classify(raw)
+        count += len(raws)
+    elapsed = time.perf_counter() - started
+    print(f"RESULT inbound_msgs_per_s={count / elapsed:.0f}")
+
+
+if __name__ == "__main__":
+    main()
