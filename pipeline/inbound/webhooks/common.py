@@ -1,0 +1,58 @@
+"""What the four webhook parsers share: the rejection, JSON reading, and one bounce event
+judged by Sisimai's reasons (reasons.py) like a bounce read from a mailbox."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...errors import PipelineError
+from .. import reasons
+from ..dsn import smtp_command
+from ..model import Event, Kind
+
+# Seconds a signed request stays acceptable (Mailgun and SendGrid sign a timestamp).
+MAX_AGE = 300.0
+
+
+class WebhookRejected(PipelineError):
+    """A webhook request that must not be acted on; `status` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+def load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WebhookRejected(400, f"the body is not JSON: {exc}") from exc
+
+
+def bounce_event(provider: str, recipient: str, event_id: str, *, permanent: bool,
+                 address_bad: bool, status: str = "", diagnostic: str = "",
+                 message_id: str | None = None, timestamp: float | None = None) -> Event:
+    """A bounce event. Sisimai's reason decides hard or soft from the server's words; when the
+    words name no reason, a permanent failure the provider itself calls a bad address
+    (`address_bad`) is hard, any other is soft."""
+    status = reasons.refine_status(status, diagnostic)
+    reason = reasons.decide(reasons.Diagnosis(
+        status=status, diagnostic=diagnostic, command=smtp_command(diagnostic),
+        action="failed" if permanent else "delayed", reply=reasons.find_reply(diagnostic)))
+    if reason in ("onhold", "undefined") and permanent and address_bad:
+        reason = "userunknown"
+    flag = reasons.hard_or_soft(reason, status, reasons.find_reply(diagnostic))
+    kind: Kind = "hard" if permanent and flag == "hard" else "soft"
+    return Event(provider=provider, kind=kind, recipient=recipient.strip().lower(),
+                 event_id=event_id, status=status or None,
+                 reason=reasons.describe(reason, diagnostic), reason_code=reason,
+                 message_id=message_id, timestamp=timestamp)
+
+
+def simple_event(provider: str, kind: Kind, recipient: str, event_id: str, reason: str,
+                 reason_code: str = "", message_id: str | None = None,
+                 timestamp: float | None = None) -> Event:
+    return Event(provider=provider, kind=kind, recipient=recipient.strip().lower(),
+                 event_id=event_id, reason=reason, reason_code=reason_code,
+                 message_id=message_id, timestamp=timestamp)
