@@ -58,14 +58,14 @@ _ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope
                      "X-Original-Rcpt-To", "To", "Cc")
 
 
-def _evidence(message: Message, report: str) -> tuple[bool, bool]:
-    """(a bounce's sure signs, its weaker signs)."""
-    sender = header(message, "From")
-    strong = bool(message.get("X-Failed-Recipients")) or bool(_SYSTEM_SENDER.search(sender)) \
-        or bool(_BOUNCE_BODY.search(error_region(report)[:20000]))
+def _evidence(message: Message, report: str) -> tuple[bool, bool, bool]:
+    """(sent by a mail system, says what bounces say, has a bounce's subject or null sender)."""
+    system = bool(message.get("X-Failed-Recipients")) or \
+        bool(_SYSTEM_SENDER.search(header(message, "From")))
+    words = bool(_BOUNCE_BODY.search(error_region(report)[:20000]))
     weak = bool(_BOUNCE_SUBJECT.search(header(message, "Subject"))) \
         or header(message, "Return-Path").strip() in ("<>", "")
-    return strong, weak
+    return system, words, weak
 
 
 def _exclusions(message: Message, original: Message | None, own: set[str]) -> set[str]:
@@ -195,8 +195,11 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (),
         return Verdict(kind="unsubscribe", recipients=(sender,) if sender else (),
                        reason=f"unsubscribe request by mail, {said}", **base)
 
-    strong, weak = _evidence(message, report)
+    system, words, weak = _evidence(message, report)
     autoreply = is_auto_reply(message, report)
+    # A person's automatic reply may quote a bounce's words; a mail system's bounce may carry
+    # Auto-Submitted (Exim, Gmail): the sender decides.
+    strong = system or (words and not autoreply)
     if strong or dsn is not None or (weak and not autoreply and _BOUNCE_SUBJECT.search(
             header(message, "Subject"))):
         found = inline_failures(report) or nonstandard_failures(

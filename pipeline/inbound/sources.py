@@ -88,16 +88,20 @@ def _mbox_messages(stream: BinaryIO, label: str) -> Iterator[InboundMessage]:
 def _file(path: Path) -> Iterator[InboundMessage | SourceProblem]:
     label = str(path)
     try:
-        stream = path.open("rb")
+        stream = path.open("rb")  # buffered: peek below
     except OSError as exc:
         yield SourceProblem(label, f"cannot be read: {exc.strerror or exc}")
         return
     with stream:
         try:
-            head = stream.read(5)
-            stream.seek(0)
-            if head != b"From ":
-                yield _read_file(path, label)
+            # peek, not read and seek: a FIFO (a pipe from another program) works too.
+            if stream.peek(5)[:5] != b"From ":
+                data = stream.read(MAX_MESSAGE_BYTES + 1)
+                if len(data) > MAX_MESSAGE_BYTES:
+                    yield SourceProblem(label, f"larger than {MAX_MESSAGE_BYTES // 1048576} MB: "
+                                               "not read as one message")
+                else:
+                    yield InboundMessage(label, data)
                 return
             yield from _mbox_messages(stream, label)
         except OSError as exc:

@@ -30,19 +30,29 @@ def load_json(body: bytes) -> Any:
         raise WebhookRejected(400, f"the body is not JSON: {exc}") from exc
 
 
+# Reasons whose words say the failure is not the address's: soft whatever the provider says.
+_NOT_THE_ADDRESS = frozenset({
+    "mailboxfull", "mesgtoobig", "exceedlimit", "spamdetected", "virusdetected", "blocked",
+    "policyviolation", "securityerror", "toomanyconn", "systemerror", "systemfull",
+    "networkerror", "expired", "contenterror", "norelaying", "mailererror", "syntaxerror"})
+
+
 def bounce_event(provider: str, recipient: str, event_id: str, *, permanent: bool,
                  address_bad: bool, status: str = "", diagnostic: str = "",
                  message_id: str | None = None, timestamp: float | None = None) -> Event:
-    """A bounce event. Sisimai's reason decides hard or soft from the server's words; when the
-    words name no reason, a permanent failure the provider itself calls a bad address
-    (`address_bad`) is hard, any other is soft."""
+    """A bounce event, judged like a bounce read from a mailbox (Sisimai's reasons), with one
+    difference: when the provider itself calls a permanent failure a bad address
+    (`address_bad`), it is hard unless the server's words name a reason that is not the
+    address's (a full mailbox, a block, spam…). A mailbox parser must guess at what an ESP
+    knows: which SMTP command failed, whether the address was suppressed for bouncing."""
     status = reasons.refine_status(status, diagnostic)
+    reply = reasons.find_reply(diagnostic)
     reason = reasons.decide(reasons.Diagnosis(
         status=status, diagnostic=diagnostic, command=smtp_command(diagnostic),
-        action="failed" if permanent else "delayed", reply=reasons.find_reply(diagnostic)))
-    if reason in ("onhold", "undefined") and permanent and address_bad:
-        reason = "userunknown"
-    flag = reasons.hard_or_soft(reason, status, reasons.find_reply(diagnostic))
+        action="failed" if permanent else "delayed", reply=reply))
+    flag = reasons.hard_or_soft(reason, status, reply)
+    if permanent and address_bad and reason not in _NOT_THE_ADDRESS and flag != "hard":
+        reason, flag = "userunknown", "hard"
     kind: Kind = "hard" if permanent and flag == "hard" else "soft"
     return Event(provider=provider, kind=kind, recipient=recipient.strip().lower(),
                  event_id=event_id, status=status or None,

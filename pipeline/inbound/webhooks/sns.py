@@ -32,8 +32,9 @@ _SIGNED_FIELDS = {
                                 "TopicArn", "Type"),
 }
 _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
-# SES bounce sub-types that say the address itself is bad.
-_BAD_ADDRESS = frozenset({"noemail", "suppressed", "onaccountsuppressionlist"})
+# SES permanent bounce sub-types that say the address itself is bad ("General" is SES's
+# "remove the recipient's address from your list").
+_BAD_ADDRESS = frozenset({"general", "noemail", "suppressed", "onaccountsuppressionlist"})
 
 
 def check_sns_url(url: str, *, certificate: bool) -> str:
