@@ -3,7 +3,9 @@ and its speed.
 
 RESULT inbound_recipient_pct: bounces whose failed recipient(s) we name as Sisimai does (goal >= 95)
 RESULT inbound_kind_pct: bounces where our hard/soft agrees with Sisimai's (goal >= 90)
-RESULT inbound_arf_pct: ARF reports we read as complaints (goal >= 95)
+RESULT inbound_arf_pct: ARF complaint reports we read as complaints (goal >= 95); RFC 6591
+  authentication-failure reports (DMARC forensic) come in the ARF format but are nobody's
+  complaint: they are counted apart and must not be complaints
 RESULT inbound_wrongly_hard: auto-replies and non-bounces we call hard (goal 0)
 RESULT flufl_recipient_pct / flufl_kind_pct: flufl.bounce's own scores on the same corpus
 RESULT inbound_msgs_per_s: messages classified per second (the whole corpus, repeated)
@@ -28,12 +30,16 @@ def main() -> None:
     verbose = "-v" in sys.argv
     mine = score(ours)
     theirs = score(flufl)
-    print(f"corpus: {mine.bounces} bounces, {mine.arf} ARF reports, {mine.not_bounces} non-bounces")
+    print(f"corpus: {mine.bounces} bounces, {mine.arf} ARF complaint reports, "
+          f"{mine.auth_failure_reports} ARF authentication-failure reports, "
+          f"{mine.not_bounces} non-bounces")
     for label, result in (("inbound", mine), ("flufl", theirs)):
         print(f"RESULT {label}_recipient_pct={100 * result.recipient_rate:.1f}")
         print(f"RESULT {label}_kind_pct={100 * result.kind_rate:.1f}")
         if label == "inbound":
             print(f"RESULT {label}_arf_pct={100 * result.arf_rate:.1f}")
+            print(f"RESULT {label}_auth_failure_as_complaint="
+                  f"{len(result.auth_failure_as_complaint)}")
         print(f"RESULT {label}_wrongly_hard={len(result.wrongly_hard)}")
     if verbose:
         for line in mine.wrong_recipient + mine.disagreeing + mine.arf_missed + mine.wrongly_hard:

@@ -24,6 +24,11 @@ class Score:
     arf: int = 0
     arf_complaint: int = 0
     not_bounces: int = 0  # auto-replies and other mail Sisimai does not count as a bounce
+    # ARF-format reports that are not a reader's complaint (RFC 6591 DMARC/auth-failure):
+    # Sisimai calls them feedback too; acting on one would drop a reader because someone
+    # spoofed the newsletter's domain, so they must not be complaints.
+    auth_failure_reports: int = 0
+    auth_failure_as_complaint: list[str] = field(default_factory=list)
     wrongly_hard: list[str] = field(default_factory=list)
     wrong_recipient: list[str] = field(default_factory=list)
     disagreeing: list[str] = field(default_factory=list)
@@ -65,7 +70,11 @@ def score(decide: Callable[[bytes], tuple[str, set[str]]]) -> Score:
         kind, recipients = decide(raw)
         bounce_rows = [row for row in rows if row["kind"] in ("hard", "soft")]
         feedback = any(row["reason"] == "feedback" for row in rows)
-        if feedback:
+        if feedback and all(row["feedback"] in ("auth-failure", "not-spam") for row in rows):
+            result.auth_failure_reports += 1
+            if kind in ("complaint", "hard"):
+                result.auth_failure_as_complaint.append(name)
+        elif feedback:
             result.arf += 1
             if kind == "complaint":
                 result.arf_complaint += 1

@@ -35,6 +35,7 @@ def test_goals_against_sisimai() -> None:
     assert result.kind_rate >= 0.90, result.disagreeing
     assert result.arf_rate >= 0.95, result.arf_missed
     assert result.wrongly_hard == []
+    assert result.auth_failure_as_complaint == []
     # Beating flufl.bounce is the point of not just wrapping it.
     assert result.kind_rate > theirs.kind_rate
 

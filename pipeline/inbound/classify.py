@@ -175,13 +175,17 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (),
 
     reported = complaint(message, own)
     if reported is not None:
+        feedback_type = reported.feedback_type or None
         if not reported.is_complaint:
+            # A DMARC failure report names whoever got a message failing authentication,
+            # often a forgery: never a reason to drop a reader.
             return Verdict(kind="not-bounce", recipients=reported.recipients,
                            reason=f"a {reported.feedback_type} report, not a complaint (feedback)",
-                           reason_code="feedback", **base)
+                           reason_code="feedback", feedback_type=feedback_type, **base)
         what = f"{reported.feedback_type} report" if reported.feedback_type else "complaint relay"
         return Verdict(kind="complaint", recipients=reported.recipients,
-                       reason=f"spam complaint, {what} (feedback)", reason_code="feedback", **base)
+                       reason=f"spam complaint, {what} (feedback)", reason_code="feedback",
+                       feedback_type=feedback_type, **base)
 
     dsn = dsn_failures(message)
     if dsn:

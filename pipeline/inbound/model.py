@@ -39,8 +39,13 @@ class Verdict:
     "vacation" for an auto-reply, "" when there is none).
     message_id: the Message-ID of this message (idempotence); original_message_id: the
     Message-ID of our message it answers (bounced, complained about), when it shows.
-    verp_token / unsubscribe_token: raw, unverified; the caller verifies them (verp.py,
-    tokens.read_reader_token)."""
+    verp_token: the token of our VERP return path the message came back to, raw.
+    unsubscribe_token: the reader token the message carries: an unsubscribe request's, else
+    the one in the List-Unsubscribe of our original the bounce or complaint returns (it names
+    the reader when a feedback loop redacts the address). Both unverified: the caller checks
+    them (verp.verify_verp, tokens.read_reader_token).
+    failures: per recipient of a bounce. feedback_type: an ARF report's Feedback-Type; an
+    "auth-failure" (DMARC) report is "not-bounce", never a complaint."""
 
     kind: Kind
     recipients: tuple[str, ...] = ()
@@ -52,6 +57,7 @@ class Verdict:
     verp_token: str | None = None
     unsubscribe_token: str | None = None
     failures: tuple[Failure, ...] = ()
+    feedback_type: str | None = None  # an ARF report's Feedback-Type ("abuse", "auth-failure")
 
     def as_json(self, source: str) -> dict[str, object]:
         """The `digest inbound --json` object (PRODUCT.md), plus the extra fields."""
@@ -60,6 +66,7 @@ class Verdict:
             "status": self.status, "reason": self.reason, "reason_code": self.reason_code,
             "message_id": self.message_id, "original_message_id": self.original_message_id,
             "verp_token": self.verp_token, "unsubscribe_token": self.unsubscribe_token,
+            "feedback_type": self.feedback_type,
         }
 
 
