@@ -93,15 +93,18 @@ def _original_id(message: Message, original: Message | None, report: str) -> str
 
 
 def _with_words(found: Found, report: str, every: list[Found]) -> Found:
-    """A DSN recipient without Diagnostic-Code gets the words its report's text says about it."""
-    if found.diagnostic:
+    """A DSN recipient gets what its report's text says about it: the words when there is no
+    Diagnostic-Code, the SMTP command from a transcript (">>> RCPT TO:") when the code does
+    not say."""
+    if found.diagnostic and found.command:
         return found
     region = error_region(report)
-    if found.recipient in region.lower():
-        words = " ".join(words_for(region, found.recipient,
-                                   [other.recipient for other in every]).split())
-        return replace(found, diagnostic=words, command=found.command or smtp_command(words))
-    return found
+    if found.recipient not in region.lower():
+        return found
+    words = " ".join(words_for(region, found.recipient,
+                               [other.recipient for other in every]).split())
+    return replace(found, diagnostic=found.diagnostic or words,
+                   command=found.command or smtp_command(words))
 
 
 def _judge(found: Found, sure: bool) -> Failure:
@@ -125,7 +128,7 @@ def _judge(found: Found, sure: bool) -> Failure:
         kind = "soft"
     return Failure(recipient=found.recipient, kind=kind, reason_code=reason,
                    status=status or None, diagnostic=" ".join(found.diagnostic.split())[:300],
-                   action=found.action)
+                   action=found.action, alias=found.alias or None)
 
 
 def _bounce(failures: list[Failure], base: dict[str, object]) -> Verdict:
@@ -142,7 +145,9 @@ def _bounce(failures: list[Failure], base: dict[str, object]) -> Verdict:
                        reason_code="delivered", failures=tuple(failures), **base)
     kind: Kind = "hard" if all(failure.kind == "hard" for failure in bounced) else "soft"
     first = bounced[0]
-    return Verdict(kind=kind, recipients=tuple(dict.fromkeys(f.recipient for f in bounced)),
+    named = [address for failure in bounced for address in (failure.recipient, failure.alias)
+             if address]
+    return Verdict(kind=kind, recipients=tuple(dict.fromkeys(named)),
                    status=first.status,
                    reason=reasons.describe(first.reason_code, first.diagnostic),
                    reason_code=first.reason_code, failures=tuple(failures), **base)

@@ -11,8 +11,7 @@ from email.message import Message
 from .mime import REPORT_TYPES, addresses, leaf_parts, text_of
 
 _FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
-# The address we sent to first: Final-Recipient may be what an alias expanded to.
-_RECIPIENT_FIELDS = ("original-recipient", "final-recipient", "x-actual-recipient")
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
 _COMMANDS = (
     (re.compile(r"\b(?:in reply to|after|while talking to [^:]*:\s*>>>)\s*(?:the\s+)?"
                 r"(rcpt to|mail from|end of data|data|helo|ehlo|initial connection|"
@@ -33,6 +32,7 @@ class Found:
     """One recipient as a report gives it, before its reason is decided."""
 
     recipient: str
+    alias: str = ""  # the same recipient's other address (Original- vs Final-Recipient)
     status: str = ""
     diagnostic: str = ""
     diagnostic_type: str = ""
@@ -105,19 +105,19 @@ def _value(field: str) -> tuple[str, str]:
 def from_blocks(blocks: list[dict[str, str]]) -> list[Found]:
     found: list[Found] = []
     for block in blocks:
-        recipient = ""
-        for name in _RECIPIENT_FIELDS:
-            if block.get(name):
-                listed = addresses(_value(block[name])[1])
-                if listed:
-                    recipient = listed[0]
-                    break
-        if not recipient:
+        # The first recipient field names the recipient (as Sisimai reads it); the other one,
+        # when it differs, is kept too: Original-Recipient is the address we sent to, and
+        # Final-Recipient may be what an alias expanded it to.
+        listed = [address for name, value in block.items() if name in _RECIPIENT_FIELDS
+                  for address in addresses(_value(value)[1])[:1]]
+        if not listed:
             continue
+        recipient = listed[0]
+        alias = next((address for address in listed[1:] if address != recipient), "")
         kind, diagnostic = _value(block.get("diagnostic-code", ""))
         status_match = re.search(r"\d\.\d{1,3}\.\d{1,3}", block.get("status", ""))
         action = block.get("action", "").strip().lower().split(" ")[0]
-        found.append(Found(recipient=recipient,
+        found.append(Found(recipient=recipient, alias=alias,
                            status=status_match.group(0) if status_match else "",
                            diagnostic=diagnostic, diagnostic_type=kind, action=action,
                            command=smtp_command(diagnostic)))

@@ -116,6 +116,10 @@ def report_text(message: Message) -> str:
             plain.append(text_of(part))
         elif kind == "text/html":
             markup.append(text_of(part))
+        elif part.get_content_maintype() == "multipart":
+            # A multipart whose boundary the parser could not find (a broken header): its
+            # body is all there is to read.
+            plain.append(text_of(part))
     return "\n".join(plain or markup)
 
 

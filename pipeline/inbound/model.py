@@ -24,6 +24,8 @@ class Failure:
     status: str | None = None  # enhanced status code, "5.1.1"
     diagnostic: str = ""  # the remote server's words, one line, at most 300 characters
     action: str = ""  # RFC 3464 Action: failed, delayed, delivered…
+    alias: str | None = None  # its other address in the report (Original-Recipient, when
+    # Final-Recipient is what an alias expanded it to, or the reverse)
 
 
 @dataclass(frozen=True)

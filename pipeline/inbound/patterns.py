@@ -326,8 +326,7 @@ HINTS: dict[str, tuple[str, ...]] = {
         "not listed in domino directory", "not listed in public name & address book",
         "the recipient name is not recognized", "unknown recipient",
         "invalid final delivery userid", "re:^unknown user", "user not found",
-        "requested action not taken: mailbox unavailable",
-        "because the address couldn't be found", "no such user",
+        "because the address couldn't be found",
     ),
     "hostunknown": (
         "all host address lookups failed permanently",
