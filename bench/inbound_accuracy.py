@@ -9,11 +9,15 @@ RESULT inbound_arf_pct: ARF complaint reports we read as complaints (goal >= 95)
 RESULT inbound_wrongly_hard: auto-replies and non-bounces we call hard (goal 0)
 RESULT flufl_recipient_pct / flufl_kind_pct: flufl.bounce's own scores on the same corpus
 RESULT inbound_msgs_per_s: messages classified per second (the whole corpus, repeated)
+RESULT inbound_mbox_10k_s: seconds to read and classify an mbox of 10,000 bounces (the corpus
+  repeated), streamed by read_sources
 """
 
 from __future__ import annotations
 
+import mailbox
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from inbound_scoring import CORPUS, expected, flufl, ours, score  # noqa: E402
 
-from pipeline.inbound import classify  # noqa: E402
+from pipeline.inbound import InboundMessage, classify, read_sources  # noqa: E402
 
 
 def main() -> None:
@@ -53,6 +57,19 @@ def main() -> None:
         count += len(raws)
     elapsed = time.perf_counter() - started
     print(f"RESULT inbound_msgs_per_s={count / elapsed:.0f}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bounces.mbox"
+        box = mailbox.mbox(path)
+        for number in range(10_000):
+            box.add(raws[number % len(raws)])
+        box.flush()
+        box.close()
+        started = time.perf_counter()
+        kinds = [classify(item.raw).kind for item in read_sources([str(path)])
+                 if isinstance(item, InboundMessage)]
+        elapsed = time.perf_counter() - started
+    assert len(kinds) == 10_000, len(kinds)
+    print(f"RESULT inbound_mbox_10k_s={elapsed:.1f}")
 
 
 if __name__ == "__main__":

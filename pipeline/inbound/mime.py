@@ -86,7 +86,11 @@ def html_to_text(markup: str) -> str:
 
 
 def leaf_parts(message: Message) -> list[Message]:
-    """The parts in order, not descending into attached messages."""
+    """The parts in order, not descending into attached messages (remembered on the message:
+    every question about a bounce walks them)."""
+    cached = getattr(message, "_inbound_leaves", None)
+    if cached is not None:
+        return cached
     found: list[Message] = []
 
     def walk(part: Message) -> None:
@@ -98,6 +102,7 @@ def leaf_parts(message: Message) -> list[Message]:
         else:
             found.append(part)
     walk(message)
+    message._inbound_leaves = found  # type: ignore[attr-defined]
     return found
 
 

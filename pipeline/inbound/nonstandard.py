@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from email.message import Message
+from functools import lru_cache
 
 from .dsn import Found, smtp_command
 from .mime import addresses, all_headers, header
@@ -46,8 +47,10 @@ _PERMANENT_WORDS = re.compile(r"permanent(?:ly)?|fatal|giving up|will not (?:try
                               r"failed permanently", re.I)
 
 
+@lru_cache(maxsize=16)
 def error_region(text: str) -> str:
-    """The bounce's own words: the text before the returned message or its headers."""
+    """The bounce's own words: the text before the returned message or its headers (cached:
+    several questions about one message ask for it)."""
     lines = text.split("\n")
     for index, line in enumerate(lines):
         if index and _ORIGINAL_MARKER.match(line) and not _FAILURE_WORDS.search(
@@ -80,15 +83,24 @@ def words_for(region: str, address: str, others: list[str]) -> str:
     return region[start:end][:1000]
 
 
+_QUOTED_HEADER = re.compile(r"^[ \t>]*(?:to|from|cc|sender|reply-to|return-path)\s*:")
+
+
+def _line_of(lower: str, position: int) -> str:
+    start = lower.rfind("\n", 0, position) + 1
+    end = lower.find("\n", position)
+    return lower[start:end if end >= 0 else len(lower)]
+
+
 def candidates(region: str, exclude: set[str]) -> list[str]:
     """Addresses the bounce text names as failed, in order."""
     found = [address for address in addresses(region)
              if address not in exclude and not _is_system(address)]
     lower = region.lower()
-    quoted = [address for address in found
-              if re.search(rf"^[ \t>]*(?:to|from|cc|sender|reply-to|return-path)\s*:[^\n]*"
-                           rf"{re.escape(address)}", lower, re.M)
-              and lower.count(address) == 1]
+    # An address named once, in a quoted header line of the original ("To: …"), is not a
+    # failure report.
+    quoted = {address for address in found if lower.count(address) == 1
+              and _QUOTED_HEADER.match(_line_of(lower, lower.find(address)))}
     found = [address for address in found if address not in quoted] or found
     if len(found) <= 1:
         return found
@@ -97,8 +109,10 @@ def candidates(region: str, exclude: set[str]) -> list[str]:
         position = lower.find(address)
         line_start = lower.rfind("\n", 0, position) + 1
         nearby = lower[line_start:position + len(address) + 400]
-        if _FAILURE_WORDS.search(nearby.replace(address, "")) or \
-                re.search(rf"(?:^|\n)\s*<?{re.escape(address)}>?\s*(?::|$|\n)", lower):
+        # Failure words near it, or the address alone on its line ("<a@b>:", "  a@b").
+        alone = any(line.strip().strip("<>:").strip() == address
+                    for line in lower.split("\n") if address in line)
+        if alone or _FAILURE_WORDS.search(nearby.replace(address, "")):
             failing.append(address)
     return failing or found
 
