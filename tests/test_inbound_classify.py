@@ -300,3 +300,17 @@ def test_classify_reads_bytes_exactly_as_a_parser_would() -> None:
     raw = dsn(READER, "5.1.1", "550 5.1.1 unknown")
     assert BytesParser().parsebytes(raw)["Subject"] == "Undelivered Mail Returned to Sender"
     assert classify(raw.replace(b"\n", b"\r\n")).kind == "hard"
+
+
+def test_the_envelope_recipient_given_by_lmtp_or_a_pipe_is_trusted(token: str) -> None:
+    verp_token = sign_verp(KEY, reader_ref(READER), "2026-W48")
+    # A bounce whose headers do not show our return path (a relay rewrote To).
+    raw = dsn(READER, "5.1.1", "550 5.1.1 unknown", envelope_to="someone@relay.example")
+    verdict = classify(raw, list_addresses=LIST, verp=TEMPLATE,
+                       envelope_to=return_path(TEMPLATE, verp_token))
+    assert verdict.verp_token == verp_token
+    # A client that put the unsubscribe address in Bcc: only the envelope shows it.
+    request = unsubscribe_mail("Unsubscribe", f"unsubscribe {token}", to="me@example.org")
+    assert classify(request, list_addresses=LIST).kind != "unsubscribe"
+    assert classify(request, list_addresses=LIST,
+                    envelope_to="unsubscribe@digest.example").kind == "unsubscribe"

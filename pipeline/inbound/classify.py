@@ -153,19 +153,21 @@ def _bounce(failures: list[Failure], base: dict[str, object]) -> Verdict:
                    reason_code=first.reason_code, failures=tuple(failures), **base)
 
 
-def classify(raw: bytes, *, list_addresses: Iterable[str] = (),
-             verp: str | None = None) -> Verdict:
+def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None = None,
+             envelope_to: str | None = None) -> Verdict:
     """The verdict on one message.
 
     list_addresses: the newsletter's own addresses (From, Reply-To, the return path, the
     unsubscribe mailto address): never a recipient, and the unsubscribe address is recognised
     among them (local part "unsubscribe…"). verp: the `[delivery] return_path` template with
-    `{token}`, or None; the token found is returned raw, for the caller to verify."""
+    `{token}`, or None; the token found is returned raw, for the caller to verify.
+    envelope_to: the envelope recipient when the caller knows it (LMTP's RCPT TO, a Postfix
+    pipe's ${recipient}); trusted before the headers."""
     message = parse(raw)
     own = {address.lower() for address in list_addresses}
     original = original_message(message)
     report = report_text(message)
-    envelope = [header(message, name) for name in _ENVELOPE_HEADERS]
+    envelope = [envelope_to or ""] + [header(message, name) for name in _ENVELOPE_HEADERS]
     if original is not None:
         envelope.append(header(original, "Return-Path"))
     list_token = None
@@ -196,7 +198,7 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (),
     if dsn:
         return _bounce([_judge(_with_words(found, report, dsn), True) for found in dsn], base)
 
-    request = unsubscribe_request(message, report, own)
+    request = unsubscribe_request(message, report, own, envelope_to)
     if request is not None:
         token, sender = request
         base["unsubscribe_token"] = token

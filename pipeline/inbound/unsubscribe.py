@@ -40,14 +40,14 @@ def _is_unsubscribe_address(address: str, mailboxes: set[str]) -> str | None:
     return tag if base == "unsubscribe" else None
 
 
-def unsubscribe_request(message: Message, body: str, list_addresses: Iterable[str]
-                        ) -> tuple[str | None, str] | None:
+def unsubscribe_request(message: Message, body: str, list_addresses: Iterable[str],
+                        envelope_to: str | None = None) -> tuple[str | None, str] | None:
     """(token or None, the reader's address) when `message` was sent to the unsubscribe
-    address; None otherwise."""
+    address (by its envelope recipient when known, else its headers); None otherwise."""
     mailboxes = unsubscribe_addresses(list_addresses)
     tag: str | None = None
-    for name in _ENVELOPE_HEADERS:
-        for address in addresses(header(message, name)):
+    for value in [envelope_to or ""] + [header(message, name) for name in _ENVELOPE_HEADERS]:
+        for address in addresses(value):
             found = _is_unsubscribe_address(address, mailboxes)
             if found is not None:
                 tag = found
