@@ -36,7 +36,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"mail failure|rejected|failed delivery|delivery has failed|undeliverable", re.I)
 _BOUNCE_BODY = re.compile(
     r"qmail-send program|created automatically by mail delivery software|"
-    r"could not be delivered to one or more|permanent fatal errors|"
+    r"could not be delivered to|permanent fatal errors|"
     r"delivery to the following recipient|wasn'?t able to deliver|"
     r"this is the mail system at host|did not reach (?:the following|some or all)|"
     r"delivery has failed to these recipients|following recipient\(?s\)? (?:cannot|could not) be|"
@@ -63,8 +63,10 @@ def _evidence(message: Message, report: str) -> tuple[bool, bool, bool]:
     system = bool(message.get("X-Failed-Recipients")) or \
         bool(_SYSTEM_SENDER.search(header(message, "From")))
     words = bool(_BOUNCE_BODY.search(error_region(report)[:20000]))
+    # A bounce's subject counts only on mail with a null (or unknown) envelope sender: a
+    # person's reply titled "Re: rejected…" has a return path.
     weak = bool(_BOUNCE_SUBJECT.search(header(message, "Subject"))) \
-        or header(message, "Return-Path").strip() in ("<>", "")
+        and header(message, "Return-Path").strip() in ("<>", "")
     return system, words, weak
 
 
@@ -211,8 +213,7 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
     # A person's automatic reply may quote a bounce's words; a mail system's bounce may carry
     # Auto-Submitted (Exim, Gmail): the sender decides.
     strong = system or (words and not autoreply)
-    if strong or dsn is not None or (weak and not autoreply and _BOUNCE_SUBJECT.search(
-            header(message, "Subject"))):
+    if strong or dsn is not None or (weak and not autoreply):
         found = inline_failures(report) or nonstandard_failures(
             message, report, _exclusions(message, original, own), original)
         sure = strong or dsn is not None

@@ -47,22 +47,24 @@ def _read_file(path: Path, label: str) -> InboundMessage | SourceProblem:
         return SourceProblem(label, f"cannot be read: {exc.strerror or exc}")
 
 
+def _files_in(directory: Path) -> list[Path] | SourceProblem:
+    """The visible regular files of a folder, in name order."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        return SourceProblem(str(directory), f"cannot be listed: {exc.strerror or exc}")
+    return [directory / name for name in names
+            if not name.startswith(".") and (directory / name).is_file()]
+
+
 def _maildir(path: Path) -> Iterator[InboundMessage | SourceProblem]:
     for folder in ("new", "cur"):
-        directory = path / folder
-        if not directory.is_dir():
-            continue
-        try:
-            names = sorted(os.listdir(directory))
-        except OSError as exc:
-            yield SourceProblem(str(directory), f"cannot be listed: {exc.strerror or exc}")
-            continue
-        for name in names:
-            if name.startswith("."):
-                continue
-            entry = directory / name
-            if entry.is_file():
-                yield _read_file(entry, str(entry))
+        if (path / folder).is_dir():
+            files = _files_in(path / folder)
+            if isinstance(files, SourceProblem):
+                yield files
+            else:
+                yield from (_read_file(entry, str(entry)) for entry in files)
 
 
 def _mbox_messages(stream: BinaryIO, label: str) -> Iterator[InboundMessage]:
@@ -109,15 +111,12 @@ def _file(path: Path) -> Iterator[InboundMessage | SourceProblem]:
 
 
 def _directory(path: Path) -> Iterator[InboundMessage | SourceProblem]:
-    try:
-        names = sorted(os.listdir(path))
-    except OSError as exc:
-        yield SourceProblem(str(path), f"cannot be listed: {exc.strerror or exc}")
+    files = _files_in(path)
+    if isinstance(files, SourceProblem):
+        yield files
         return
-    for name in names:
-        entry = path / name
-        if not name.startswith(".") and entry.is_file():
-            yield from _file(entry)
+    for entry in files:
+        yield from _file(entry)
 
 
 def read_sources(paths: Iterable[str], stdin: BinaryIO | None = None

@@ -23,6 +23,18 @@ class WebhookRejected(PipelineError):
         self.status = status
 
 
+def check_fresh(provider: str, timestamp: str, now: float) -> None:
+    """WebhookRejected(403) unless the signed `timestamp` is within MAX_AGE of `now`."""
+    try:
+        age = abs(now - float(timestamp))
+    except ValueError as exc:
+        raise WebhookRejected(403, f"the {provider} timestamp {timestamp!r} is not a number") \
+            from exc
+    if age > MAX_AGE:
+        raise WebhookRejected(403, f"the {provider} timestamp is {age:.0f} s away from now "
+                                   f"(at most {MAX_AGE:.0f} s)")
+
+
 def load_json(body: bytes) -> Any:
     try:
         return json.loads(body.decode("utf-8"))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..model import Event
-from .common import MAX_AGE, WebhookRejected, bounce_event, load_json, simple_event
+from .common import WebhookRejected, bounce_event, check_fresh, load_json, simple_event
 
 
 def verify_mailgun(signature: dict[str, Any], signing_key: bytes, now: float,
@@ -24,13 +24,7 @@ def verify_mailgun(signature: dict[str, Any], signing_key: bytes, now: float,
     expected = hmac.new(signing_key, (timestamp + token).encode("utf-8"), hashlib.sha256)
     if not hmac.compare_digest(expected.hexdigest(), given.lower()):
         raise WebhookRejected(403, "the Mailgun signature does not verify")
-    try:
-        age = abs(now - float(timestamp))
-    except ValueError as exc:
-        raise WebhookRejected(403, f"the Mailgun timestamp {timestamp!r} is not a number") from exc
-    if age > MAX_AGE:
-        raise WebhookRejected(403, f"the Mailgun timestamp is {age:.0f} s away from now "
-                                   f"(at most {MAX_AGE:.0f} s)")
+    check_fresh("Mailgun", timestamp, now)
     if seen_token(token):
         raise WebhookRejected(403, "this Mailgun token was already used (a replay)")
 

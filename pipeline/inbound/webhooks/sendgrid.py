@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..model import Event
-from .common import MAX_AGE, WebhookRejected, bounce_event, load_json, simple_event
+from .common import WebhookRejected, bounce_event, check_fresh, load_json, simple_event
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -52,13 +52,7 @@ def verify_sendgrid(body: bytes, headers: Mapping[str, str], public_key: str, no
                    ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError, binascii.Error) as exc:
         raise WebhookRejected(403, "the SendGrid signature does not verify") from exc
-    try:
-        age = abs(now - float(timestamp))
-    except ValueError as exc:
-        raise WebhookRejected(403, f"the SendGrid timestamp {timestamp!r} is not a number") from exc
-    if age > MAX_AGE:
-        raise WebhookRejected(403, f"the SendGrid timestamp is {age:.0f} s away from now "
-                                   f"(at most {MAX_AGE:.0f} s)")
+    check_fresh("SendGrid", timestamp, now)
 
 
 def sendgrid_events(items: list[Any]) -> list[Event]:
