@@ -314,3 +314,15 @@ def test_the_envelope_recipient_given_by_lmtp_or_a_pipe_is_trusted(token: str) -
     assert classify(request, list_addresses=LIST).kind != "unsubscribe"
     assert classify(request, list_addresses=LIST,
                     envelope_to="unsubscribe@digest.example").kind == "unsubscribe"
+
+
+def test_a_person_writing_about_rejection_is_not_a_bounce() -> None:
+    message = EmailMessage()
+    message["Return-Path"] = f"<{READER}>"
+    message["From"] = READER
+    message["To"] = "news@digest.example"
+    message["Subject"] = "Re: Undeliverable promises: why my PM application was rejected"
+    message.set_content("My friend colleague@example.com was rejected too; the recruiter said "
+                        "the role does not exist any more.")
+    verdict = classify(message.as_bytes(), list_addresses=LIST)
+    assert verdict.kind == "not-bounce"

@@ -34,7 +34,9 @@ class Verdict:
 
     kind: the message's kind. For a bounce naming several recipients it is "hard" only when
     every recipient failed hard (in doubt, soft); `failures` gives each recipient its own.
-    recipients: the readers the message is about (bounced, complaining, unsubscribing).
+    recipients: the readers the message is about (bounced, complaining, unsubscribing); for a
+    bounce each failed recipient, followed by its other address in the report when it gives
+    one (Original-Recipient beside Final-Recipient).
     status: the enhanced status code of the first failure, when there is one.
     reason: short and human, ending with Sisimai's reason name in parentheses.
     reason_code: Sisimai's reason name ("userunknown"…; "feedback" for a complaint,
