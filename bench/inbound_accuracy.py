@@ -1,0 +1,76 @@
+"""Benchmark: the inbound classifier against Sisimai on the fixture corpus, beside flufl.bounce,
+and its speed.
+
+RESULT inbound_recipient_pct: bounces whose failed recipient(s) we name as Sisimai does (goal >= 95)
+RESULT inbound_kind_pct: bounces where our hard/soft agrees with Sisimai's (goal >= 90)
+RESULT inbound_arf_pct: ARF complaint reports we read as complaints (goal >= 95); RFC 6591
+  authentication-failure reports (DMARC forensic) come in the ARF format but are nobody's
+  complaint: they are counted apart and must not be complaints
+RESULT inbound_wrongly_hard: auto-replies and non-bounces we call hard (goal 0)
+RESULT flufl_recipient_pct / flufl_kind_pct: flufl.bounce's own scores on the same corpus
+RESULT inbound_msgs_per_s: messages classified per second (the whole corpus, repeated)
+RESULT inbound_mbox_10k_s: seconds to read and classify an mbox of 10,000 bounces (the corpus
+  repeated), streamed by read_sources
+"""
+
+from __future__ import annotations
+
+import mailbox
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from inbound_scoring import CORPUS, expected, flufl, ours, score  # noqa: E402
+
+from pipeline.inbound import InboundMessage, classify, read_sources  # noqa: E402
+
+
+def main() -> None:
+    verbose = "-v" in sys.argv
+    mine = score(ours)
+    theirs = score(flufl)
+    print(f"corpus: {mine.bounces} bounces, {mine.arf} ARF complaint reports, "
+          f"{mine.auth_failure_reports} ARF authentication-failure reports, "
+          f"{mine.not_bounces} non-bounces")
+    for label, result in (("inbound", mine), ("flufl", theirs)):
+        print(f"RESULT {label}_recipient_pct={100 * result.recipient_rate:.1f}")
+        print(f"RESULT {label}_kind_pct={100 * result.kind_rate:.1f}")
+        if label == "inbound":
+            print(f"RESULT {label}_arf_pct={100 * result.arf_rate:.1f}")
+            print(f"RESULT {label}_auth_failure_as_complaint="
+                  f"{len(result.auth_failure_as_complaint)}")
+        print(f"RESULT {label}_wrongly_hard={len(result.wrongly_hard)}")
+    if verbose:
+        for line in mine.wrong_recipient + mine.disagreeing + mine.arf_missed + mine.wrongly_hard:
+            print("  ", line)
+    raws = [(CORPUS / "corpus" / name).read_bytes() for name in sorted(expected())]
+    count = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < 3 or count < 2000:
+        for raw in raws:
+            classify(raw)
+        count += len(raws)
+    elapsed = time.perf_counter() - started
+    print(f"RESULT inbound_msgs_per_s={count / elapsed:.0f}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bounces.mbox"
+        box = mailbox.mbox(path)
+        for number in range(10_000):
+            box.add(raws[number % len(raws)])
+        box.flush()
+        box.close()
+        started = time.perf_counter()
+        kinds = [classify(item.raw).kind for item in read_sources([str(path)])
+                 if isinstance(item, InboundMessage)]
+        elapsed = time.perf_counter() - started
+    assert len(kinds) == 10_000, len(kinds)
+    print(f"RESULT inbound_mbox_10k_s={elapsed:.1f}")
+
+
+if __name__ == "__main__":
+    main()
