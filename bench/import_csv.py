@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.store import open_db  # noqa: E402
-from pipeline.subscribers import import_csv  # noqa: E402
+from pipeline.state.db import open_db  # noqa: E402
+from pipeline.state.subscribers import import_csv  # noqa: E402
 
 ROWS = 22_000
 

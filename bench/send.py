@@ -29,11 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.compose import make_composer  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
+from pipeline.jobs.build import build, load_rendered  # noqa: E402
+from pipeline.mail.compose import make_composer  # noqa: E402
 from pipeline.models import Subscriber  # noqa: E402
-from pipeline.run import build, load_rendered  # noqa: E402
-from pipeline.store import open_db  # noqa: E402
+from pipeline.state.db import open_db  # noqa: E402
 
 WEEK = "2026-W48"
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from threading import Event
 
 import pytest
 
-from pipeline.scheduler import ScheduleLoop
+from pipeline.jobs.scheduler import ScheduleLoop
 from tests.conftest import make_newsletter
 
 APPROVAL = """
@@ -98,8 +98,8 @@ def test_scheduler_never_sends_an_unapproved_draft(tmp_path):
     """The loop with an injected clock: draft at build time, skip at send time."""
     news = make_newsletter(tmp_path / "news", extra=APPROVAL)
     config = news.config()
-    from pipeline.run import db
-    from pipeline.subscribers import add
+    from pipeline.jobs.build import db
+    from pipeline.state.subscribers import add
 
     conn = db(config)
     add(conn, "ada@example.com", None)

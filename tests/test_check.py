@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.fsutil import dumps_json
+from pipeline.issue.render import BUNDLED_TEMPLATES
 from pipeline.models import Issue, Section
-from pipeline.render import BUNDLED_TEMPLATES
 from tests.conftest import make_newsletter
 from tests.golden.sample import WEEK, sample_issue, with_items
 

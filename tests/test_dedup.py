@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipeline.dedup import (
+from pipeline.identity import (
     TitleIndex,
     canonical_url,
     history_keys,
@@ -15,8 +15,8 @@ from pipeline.dedup import (
     strip_tracking,
     title_tokens,
 )
-from pipeline.history import rebuild_history
-from pipeline.store import open_db
+from pipeline.state.db import open_db
+from pipeline.state.published import rebuild_history
 
 
 @pytest.mark.parametrize("variant", [

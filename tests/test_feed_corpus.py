@@ -14,9 +14,9 @@ import feedparser
 import pytest
 
 from pipeline.errors import ParseError
-from pipeline.feedrepair import defuse_doctype
+from pipeline.feeds.parse import parse_document
+from pipeline.feeds.repair import defuse_doctype
 from pipeline.models import FetchResult
-from pipeline.parse import parse_document
 from pipeline.safetext import clean_text
 
 from .conftest import FEEDS

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipeline.run import Timings, fetch_and_parse
+from pipeline.jobs.build import Timings, fetch_and_parse
 
 from .conftest import FEEDS, make_newsletter
 from .test_feeds_build import LAST_MODIFIED, conditional

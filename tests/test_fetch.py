@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from pipeline.fetch import Validators, fetch_all, retry_after
+from pipeline.feeds.fetch import Validators, fetch_all, retry_after
 
 from .conftest import FEEDS, make_newsletter
 

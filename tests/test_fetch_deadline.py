@@ -9,7 +9,7 @@ import json
 import threading
 import time
 
-from pipeline.fetch import fetch_all
+from pipeline.feeds.fetch import fetch_all
 
 from .conftest import PINNED_NOW, make_newsletter, run_digest
 from .dripserver import MODES, start_drip_server

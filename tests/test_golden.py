@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.compose import public_version
-from pipeline.render import render_issue
+from pipeline.issue.render import render_issue
+from pipeline.mail.compose import public_version
 from tests.conftest import make_newsletter
 from tests.golden.sample import sample_issue
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import keys
+from pipeline.state import keys
 
 from .conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, run_digest
 

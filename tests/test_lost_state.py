@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.archive import CONTENT_FILES
-from pipeline.sendrecord import SendRecord, problem
+from pipeline.archive.files import CONTENT_FILES
+from pipeline.archive.record import SendRecord, problem
 
 from .conftest import PINNED_NOW, PINNED_WEEK, run_digest
 
@@ -100,8 +100,8 @@ def test_a_lost_database_never_sends_the_week_again(newsletter, cli, how):
 def test_the_record_is_written_before_the_first_message(newsletter, cli):
     """delivery.json exists, marked as running, when the transport gets the first message;
     a stopped send records its end and how many went out, and resumes normally."""
-    from pipeline.run import send
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.build import send
     from pipeline.weeks import parse_now
 
     config = ("--config", newsletter.config_path)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.render import render_issue
+from pipeline.issue.render import render_issue
 from tests.conftest import ROOT, make_newsletter, require_tool
 from tests.golden.sample import sample_issue
 from tests.test_render import SOCIAL, UTM

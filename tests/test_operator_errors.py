@@ -157,8 +157,8 @@ def test_a_database_locked_by_another_program(tmp_path):
 
 
 def test_a_truncated_issue_json_stops_and_the_send_resumes_once_mended(tmp_path):
-    from pipeline.run import send as send_issue
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.build import send as send_issue
     from pipeline.weeks import parse_now
 
     news = news_with_readers(tmp_path / "news")
@@ -262,7 +262,7 @@ def test_a_full_state_disk_leaves_the_database_right(tmp_path):
 
 
 def test_a_read_only_outbox_stops_the_send_and_loses_nothing(tmp_path):
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
 
     news = news_with_readers(tmp_path / "news")
     outbox = news.root / "var" / "outbox"
@@ -280,7 +280,7 @@ def test_a_read_only_outbox_stops_the_send_and_loses_nothing(tmp_path):
 
 
 def test_orphans_in_the_outbox_tmp_are_removed_when_a_send_starts(tmp_path):
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
 
     news = news_with_readers(tmp_path / "news")
     tmp = news.root / "var" / "outbox" / "tmp"

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline import store
+from pipeline.state import db as store
 from pipeline.tokens import read_reader_token, reader_ref
 
 from .conftest import PINNED_NOW, PINNED_WEEK, free_port

@@ -16,8 +16,8 @@ def news_with_feeds(tmp_path, http_server, extra: str = ""):
     news = make_newsletter(tmp_path / "news", feeds=[("Kagi", good),
                                                      ("Gone", http_server.url("/gone.xml"))],
                            extra=extra)
-    from pipeline.run import db
-    from pipeline.subscribers import add
+    from pipeline.jobs.build import db
+    from pipeline.state.subscribers import add
 
     conn = db(news.config())
     for email in SUBSCRIBERS:

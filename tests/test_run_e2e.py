@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import mailbox
 
-from pipeline.archive import CONTENT_FILES
+from pipeline.archive.files import CONTENT_FILES
 
 from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
 
@@ -156,8 +156,8 @@ def test_a_week_whose_delivery_started_is_frozen(newsletter, cli):
     config = ("--config", newsletter.config_path)
     assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
     # Delivery started but stopped before any message: the ledger holds queued rows.
-    from pipeline.run import send
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.build import send
     from pipeline.weeks import parse_now
 
     assert cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 0

@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline.run import db
-from pipeline.subscribers import add
-from pipeline.weekly import run_job
+from pipeline.jobs.build import db
+from pipeline.jobs.weekly import run_job
+from pipeline.state.subscribers import add
 from tests.conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, run_digest
 
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -135,7 +135,7 @@ def test_sigint_mid_send_finishes_in_flight_and_exits_cleanly(tmp_path):
 def test_run_missed_on_start_false_leaves_the_missed_week_alone(tmp_path):
     from threading import Event
 
-    from pipeline.scheduler import ScheduleLoop
+    from pipeline.jobs.scheduler import ScheduleLoop
 
     thursday = datetime.fromisoformat(PINNED_NOW)  # Monday's 07:00 run of 2026-W48 was missed
     for missed_ok, expected in ((False, "wait"), (True, "run")):

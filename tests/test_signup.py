@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from pipeline.keys import signing_key
+from pipeline.state.keys import signing_key
 from pipeline.tokens import reader_ref, reader_token
 
 from .conftest import free_port

@@ -106,8 +106,8 @@ timeout_seconds = {timeout}
     csv = root / "readers.csv"
     csv.write_text("email,name\n" + "".join(f"reader{i}@example.com,Reader {i}\n"
                                             for i in range(readers)), encoding="utf-8")
-    from pipeline.run import build, db
-    from pipeline.subscribers import import_csv
+    from pipeline.jobs.build import build, db
+    from pipeline.state.subscribers import import_csv
     from pipeline.weeks import parse_now
 
     config = news.config()
@@ -263,8 +263,8 @@ def test_run_stopped_by_the_relay_reports_how_far_it_got(tmp_path, cli):
     with the ledger's counts, not "NOT sent"."""
     import json
 
-    from pipeline.run import make_transport
-    from pipeline.run import send as send_issue
+    from pipeline.jobs.build import make_transport
+    from pipeline.jobs.build import send as send_issue
     from pipeline.weeks import parse_now
 
     handler = FaultHandler()

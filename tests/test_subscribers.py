@@ -9,9 +9,9 @@ import sqlite3
 
 import pytest
 
-from pipeline import subscribers as subs
 from pipeline.errors import UsageError
-from pipeline.store import open_db
+from pipeline.state import subscribers as subs
+from pipeline.state.db import open_db
 
 
 @pytest.fixture

@@ -54,10 +54,10 @@ def test_one_click_from_the_delivered_header_and_the_next_send_skips(tmp_path, c
 def test_one_click_during_the_send_stops_the_queued_message(tmp_path, cli):
     """A reader whose row is already queued (and read into the sender's batch) unsubscribes
     while the issue is going out: their message is not sent."""
-    from pipeline.compose import reader_links
-    from pipeline.keys import signing_key
-    from pipeline.run import send
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.build import send
+    from pipeline.mail.compose import reader_links
+    from pipeline.state.keys import signing_key
     from pipeline.weeks import parse_now
 
     with web(tmp_path / "news") as server:

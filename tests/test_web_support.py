@@ -84,8 +84,8 @@ def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
 
 def add_subscriber(news: Newsletter, email: str, name: str | None = None,
                    status: str = "active"):
-    from pipeline import subscribers
-    from pipeline.store import open_db
+    from pipeline.state import subscribers
+    from pipeline.state.db import open_db
 
     conn = open_db(news.config().db_path)
     try:
@@ -95,8 +95,8 @@ def add_subscriber(news: Newsletter, email: str, name: str | None = None,
 
 
 def subscriber(news: Newsletter, email: str):
-    from pipeline import subscribers
-    from pipeline.store import open_db
+    from pipeline.state import subscribers
+    from pipeline.state.db import open_db
 
     conn = open_db(news.config().db_path)
     try:

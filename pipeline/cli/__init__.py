@@ -65,7 +65,7 @@ class DigestGroup(click.Group):
             report_error(exc)
             ctx.exit(exc.exit_code)
         except sqlite3.Error as exc:
-            from ..store import state_error
+            from ..state.db import state_error
 
             error = state_error(exc, _db_path(ctx))
             report_error(error)
@@ -102,7 +102,7 @@ def main(ctx: click.Context, config_path: Path, verbose: int, quiet: bool, log_j
 
     The weekly job is `digest run`; the other commands run its stages one at a time.
     """
-    from ..logs import setup_logging
+    from .logs import setup_logging
 
     verbosity = -1 if quiet else verbose
     setup_logging(verbosity, log_json)
@@ -119,7 +119,7 @@ def writes_state(command):
 
     @functools.wraps(command)
     def wrapper(app: AppContext, *args, **kwargs):
-        from ..lock import command_line, state_lock
+        from ..state.lock import command_line, state_lock
 
         with state_lock(app.config, command_line()):
             return command(app, *args, **kwargs)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .. import curated
+from ..curation import excerpts as curated
+from ..jobs.build import Timings, fetch_and_parse
 from ..models import FeedReport
-from ..run import Timings, fetch_and_parse
 from ..weeks import parse_now
 from . import AppContext, echo, main, now_option, pass_app, writes_state
 
@@ -72,7 +72,7 @@ def curate_list(app: AppContext) -> None:
 def curate_add(app: AppContext, url: str, title: str | None, quote: str | None,
                note: str | None, section: str | None, now: str | None) -> None:
     """Add an excerpt file for URL to the curated folder."""
-    from ..curate_add import add_excerpt
+    from ..curation.add import add_excerpt
 
     path = add_excerpt(app.config, url, title=title, quote=quote, note=note, section=section,
                        now=parse_now(now))

@@ -6,9 +6,9 @@ import json
 
 import click
 
-from .. import archive
-from ..run import build as build_issue
-from ..run import check_built
+from ..archive import files as archive
+from ..jobs.build import build as build_issue
+from ..jobs.build import check_built
 from ..weeks import parse_now, parse_week, week_id
 from . import AppContext, echo, main, now_option, pass_app, week_option, writes_state
 
@@ -92,7 +92,7 @@ def check(app: AppContext, week: str | None, links: bool) -> None:
 @pass_app
 def preview(app: AppContext, week: str | None, serve: bool, port: int, png: bool) -> None:
     """Write issues/<week>/preview.html (the email at 600 and 375 px, and its text part)."""
-    from ..preview import preview_server, screenshots, write_preview
+    from ..mail.preview import preview_server, screenshots, write_preview
 
     week = resolve_week(app, week)
     path = write_preview(app.config, week)
@@ -126,7 +126,7 @@ def issues() -> None:
 @pass_app
 def issues_list(app: AppContext) -> None:
     """Every built issue, oldest first, with its status."""
-    from ..run import issue_statuses
+    from ..jobs.build import issue_statuses
 
     statuses = issue_statuses(app.config)
     found = archive.list_issues(app.config.archive_dir)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..run import check_built
-from ..scheduler import ScheduleLoop, send_at, stop_on_signals
-from ..scheduler import approve as approve_week
-from ..weekly import run_job
+from ..jobs.build import check_built
+from ..jobs.scheduler import ScheduleLoop, send_at, stop_on_signals
+from ..jobs.scheduler import approve as approve_week
+from ..jobs.weekly import run_job
 from ..weeks import parse_now, parse_week
 from . import (
     AppContext,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import subscribers as subs
-from ..run import db, make_transport
-from ..run import send as send_issue
+from ..jobs.build import db, make_transport
+from ..jobs.build import send as send_issue
+from ..state import subscribers as subs
 from ..weeks import parse_now
 from . import AppContext, echo, force_resend_option, main, pass_app, week_option, writes_state
 from .issue_cmds import resolve_week
@@ -37,9 +37,9 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
     the week's delivery than the ledger does (a lost database, an older backup): restore the
     latest backup, or pass --force-resend.
     """
-    from ..progress import SendProgress
-    from ..run import send_plan, send_test_copy
-    from ..scheduler import stop_on_signals
+    from ..jobs.build import send_plan, send_test_copy
+    from ..jobs.scheduler import stop_on_signals
+    from .progress import SendProgress
 
     week = resolve_week(app, week)
     if dry_run:

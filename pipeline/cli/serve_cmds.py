@@ -28,7 +28,7 @@ def serve(app: AppContext, host: str, port: int) -> None:
 @writes_state
 def site(app: AppContext) -> None:
     """Write the static archive of sent issues (index.html, feed.xml, a page per issue)."""
-    from ..site import write_site
+    from ..archive.site import write_site
 
     written = write_site(app.config)
     echo(f"{app.config.archive_dir}: {len(written)} file(s) written"

@@ -21,9 +21,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..config import Config
-from ..keys import signing_key, verification_keys
-from ..render import environment
-from ..store import open_db
+from ..issue.render import environment
+from ..state.db import open_db
+from ..state.keys import signing_key, verification_keys
 from . import signup, views
 from .pages import message
 from .ratelimit import RateLimiter

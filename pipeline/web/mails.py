@@ -12,13 +12,13 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
-from ..compose import address_header, ascii_address, header_safe, list_id
 from ..config import Config
-from ..deliver import RetryPolicy, deliver_message
+from ..delivery.loop import RetryPolicy, deliver_message
 from ..errors import PipelineError
+from ..issue.render import environment
+from ..jobs.build import make_transport
+from ..mail.compose import address_header, ascii_address, header_safe, list_id
 from ..models import DeliveryResult, OutgoingMessage, Subscriber
-from ..render import environment
-from ..run import make_transport
 from ..tokens import reader_ref, reader_token
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ SQLite connections do not cross threads. The SQL itself lives in subscribers.py.
 
 from __future__ import annotations
 
-from .. import subscribers as subs
 from ..config import Config
 from ..models import Subscriber
-from ..store import open_db
+from ..state import subscribers as subs
+from ..state.db import open_db
 from ..tokens import Keys, read_reader_token
 from .security import MAX_PATH_TOKEN
 

@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import subscribers as subs
 from ..config import Config
 from ..errors import UsageError
 from ..models import Subscriber
-from ..store import open_db
+from ..state import subscribers as subs
+from ..state.db import open_db
 from ..tokens import reader_ref
 from . import csrf, mails, readers
 from .pages import Form, form_expired, message, render

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from .. import site
+from ..archive import site
 from ..tokens import reader_token
 from . import csrf, readers
 from .pages import Form, form_expired, message
