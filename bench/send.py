@@ -33,7 +33,9 @@ from pipeline.config import load_config  # noqa: E402
 from pipeline.jobs.build import build, load_rendered  # noqa: E402
 from pipeline.mail.compose import make_composer  # noqa: E402
 from pipeline.models import Subscriber  # noqa: E402
-from pipeline.state.db import open_db  # noqa: E402
+from pipeline.state.db import Database  # noqa: E402
+from pipeline.state.handle import State  # noqa: E402
+from pipeline.tokens import reader_ref  # noqa: E402
 
 WEEK = "2026-W48"
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -83,7 +85,8 @@ helo = "bench.example.com"
 """
     config_path = root / "config.toml"
     config_path.write_text(text, encoding="utf-8")
-    build(load_config(config_path), WEEK, NOW)
+    with State(load_config(config_path), NOW) as state:
+        build(state, WEEK)
     return config_path
 
 
@@ -91,16 +94,17 @@ def set_list(config_path: Path, size: int) -> None:
     """Exactly `size` active subscribers, an empty ledger and the issue not sent yet (a sent
     issue queues nobody new)."""
     config = load_config(config_path)
-    conn = open_db(config.db_path)
+    conn = Database.open(config.db_path)
     conn.execute("BEGIN")
     conn.execute("DELETE FROM deliveries")
     conn.execute("UPDATE issues SET status = 'built', sent_at = NULL")
     conn.execute("DELETE FROM subscribers WHERE id > ?", (size,))
     have = conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
     conn.executemany(
-        "INSERT INTO subscribers (email, name, status, created_at, updated_at)"
-        " VALUES (?, ?, 'active', '2026-01-01', '2026-01-01')",
-        ((f"reader{i}@example.com", f"Reader {i}") for i in range(have, size)))
+        "INSERT INTO subscribers (email, ref, name, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'active', '2026-01-01', '2026-01-01')",
+        ((f"reader{i}@example.com", reader_ref(f"reader{i}@example.com"), f"Reader {i}")
+         for i in range(have, size)))
     conn.execute("COMMIT")
     conn.close()
 

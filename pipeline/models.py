@@ -198,3 +198,17 @@ class DeliveryResult:
     code: int | None = None  # SMTP reply code when there is one
     detail: str = ""
     permanent: bool = False  # a 5xx to RCPT: the address bounced; never retry
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one ledger row: the last result, how many tries it took, and whether
+    the send must stop (`fatal`: the server is unreachable). Delivery makes it, the ledger
+    (state/ledger.py) and the workers' journals record it."""
+
+    subscriber_id: int
+    message_id: str | None
+    result: DeliveryResult
+    tries: int
+    fatal: str | None = None
+    hint: str | None = None

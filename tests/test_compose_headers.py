@@ -21,6 +21,7 @@ from pipeline.jobs.build import build, load_rendered
 from pipeline.mail.compose import make_composer, personalise, reader_links, token_values
 from pipeline.mail.dkim import SIGNED_HEADERS, load_signer
 from pipeline.models import Subscriber
+from pipeline.state.handle import State
 from pipeline.tokens import reader_ref, verify
 
 from .conftest import PINNED_NOW, PINNED_WEEK, require_tool
@@ -36,7 +37,8 @@ def rendered(newsletter):
     from pipeline.weeks import parse_now
 
     config = newsletter.config()
-    build(config, PINNED_WEEK, parse_now(PINNED_NOW))
+    with State(config, parse_now(PINNED_NOW)) as state:
+        build(state, PINNED_WEEK)
     return config, load_rendered(config, PINNED_WEEK)
 
 

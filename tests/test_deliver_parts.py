@@ -9,10 +9,10 @@ from rich.console import Console
 
 from pipeline.cli.progress import SendProgress
 from pipeline.delivery import journal
-from pipeline.delivery.loop import Outcome, batch_size
+from pipeline.delivery.loop import batch_size
 from pipeline.delivery.pool import Pacer
 from pipeline.delivery.transports.smtp import dot_stuff
-from pipeline.models import DeliveryResult
+from pipeline.models import DeliveryResult, Outcome
 
 
 def test_pacer_hands_out_one_slot_per_interval():

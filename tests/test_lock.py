@@ -18,11 +18,11 @@ DIGEST = str(Path(sys.executable).parent / "digest")
 
 @pytest.fixture
 def news(tmp_path):
-    from pipeline.jobs.build import db
+    from pipeline.state.db import Database
     from pipeline.state.subscribers import add
 
     news = make_newsletter(tmp_path / "news")
-    conn = db(news.config())
+    conn = Database.open(news.config().db_path)
     for email in ("ada@example.com", "grace@example.com", "linus@example.com"):
         add(conn, email, None)
     conn.close()

@@ -101,7 +101,8 @@ def test_the_record_is_written_before_the_first_message(newsletter, cli):
     """delivery.json exists, marked as running, when the transport gets the first message;
     a stopped send records its end and how many went out, and resumes normally."""
     from pipeline.delivery.transports.maildir import MaildirTransport
-    from pipeline.jobs.build import send
+    from pipeline.jobs.send import send
+    from pipeline.state.handle import State
     from pipeline.weeks import parse_now
 
     config = ("--config", newsletter.config_path)
@@ -117,8 +118,9 @@ def test_the_record_is_written_before_the_first_message(newsletter, cli):
 
     cfg = newsletter.config()
     stop_after_one = lambda: len(seen) >= 1  # noqa: E731 - a SIGTERM after the first batch
-    summary = send(cfg, PINNED_WEEK, parse_now(PINNED_NOW),
-                   Watching(cfg.state_dir / "outbox"), should_stop=stop_after_one)
+    with State(cfg, parse_now(PINNED_NOW)) as state:
+        summary = send(state, PINNED_WEEK, Watching(cfg.state_dir / "outbox"),
+                       should_stop=stop_after_one)
     assert seen[0]["ended_at"] is None and seen[0]["sent"] == 0
     assert seen[0]["complete"] is False
     ended = _record(newsletter)

@@ -158,7 +158,8 @@ def test_a_database_locked_by_another_program(tmp_path):
 
 def test_a_truncated_issue_json_stops_and_the_send_resumes_once_mended(tmp_path):
     from pipeline.delivery.transports.maildir import MaildirTransport
-    from pipeline.jobs.build import send as send_issue
+    from pipeline.jobs.send import send as send_issue
+    from pipeline.state.handle import State
     from pipeline.weeks import parse_now
 
     news = news_with_readers(tmp_path / "news")
@@ -166,8 +167,8 @@ def test_a_truncated_issue_json_stops_and_the_send_resumes_once_mended(tmp_path)
     issue = news.issues / PINNED_WEEK / "issue.json"
     # A send that stopped after its first batch (SIGTERM): some readers have it already.
     outbox = MaildirTransport(config.state_dir / "outbox")
-    first = send_issue(config, PINNED_WEEK, parse_now(PINNED_NOW), outbox,
-                       should_stop=lambda: outbox._count >= 1)
+    with State(config, parse_now(PINNED_NOW)) as state:
+        first = send_issue(state, PINNED_WEEK, outbox, should_stop=lambda: outbox._count >= 1)
     assert first.sent >= 1 and first.remaining >= 1
     good = issue.read_bytes()
     issue.write_bytes(good[: len(good) // 2])

@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline.jobs.build import db
-from pipeline.jobs.weekly import run_job
+from pipeline.jobs.weekly import run_job, scheduled
+from pipeline.state.db import Database
+from pipeline.state.handle import State
 from pipeline.state.subscribers import add
 from tests.conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, run_digest
 
@@ -19,7 +20,7 @@ DIGEST = str(Path(sys.executable).parent / "digest")
 
 
 def add_readers(news, count: int) -> None:
-    conn = db(news.config())
+    conn = Database.open(news.config().db_path)
     for i in range(count):
         add(conn, f"reader{i}@example.com", None)
     conn.close()
@@ -65,13 +66,15 @@ def test_a_stop_request_finishes_the_message_in_flight_and_the_next_run_resumes(
     config = news.config()
     now = datetime.fromisoformat(PINNED_NOW)
     # "Stop" as soon as two messages are in the outbox: no third one is started.
-    stopped = run_job(config, PINNED_WEEK, now,
-                      should_stop=lambda: len(news.outbox_messages()) >= 2)
+    with State(config, now) as state:
+        stopped = run_job(state, PINNED_WEEK,
+                          should_stop=lambda: len(news.outbox_messages()) >= 2)
     assert stopped.send is not None
     first = stopped.send.sent
     assert 2 <= first < 5 and first + stopped.send.remaining == 5  # stopped early
     assert stopped.status == "partial" and "stopped by a signal" in stopped.message
-    resumed = run_job(config, PINNED_WEEK, now)
+    with State(config, now) as state:
+        resumed = run_job(state, PINNED_WEEK)
     assert (resumed.send.sent, resumed.send.remaining) == (5 - first, 0)
     recipients = [m["To"].addresses[0].addr_spec for m in news.outbox_messages()]
     assert sorted(recipients) == [f"reader{i}@example.com" for i in range(5)]
@@ -119,7 +122,7 @@ def test_sigint_mid_send_finishes_in_flight_and_exits_cleanly(tmp_path):
         assert "stopped by a signal" in out
         subscribers = [r for r in received if r.startswith("reader")]
         assert 1 <= len(subscribers) < 20  # it stopped early …
-        conn = db(news.config())
+        conn = Database.open(news.config().db_path)
         ledger = dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status"))
         conn.close()
         assert ledger.get("sent") == len(subscribers)  # … with every accepted one recorded
@@ -142,7 +145,9 @@ def test_run_missed_on_start_false_leaves_the_missed_week_alone(tmp_path):
         news = make_newsletter(tmp_path / str(missed_ok), extra=(
             f"\n[schedule]\nrun_missed_on_start = {str(missed_ok).lower()}\n"))
         add_readers(news, 1)
-        loop = ScheduleLoop(news.config(), Event(), clock=lambda: thursday)
+        stop = Event()
+        loop = ScheduleLoop(news.config(), stop, scheduled(news.config(), stop),
+                            clock=lambda: thursday)
         assert loop.start().action == "run"  # it was due …
         decision = loop.tick()  # … and only runs when configured to
         assert decision.action == expected

@@ -106,17 +106,14 @@ timeout_seconds = {timeout}
     csv = root / "readers.csv"
     csv.write_text("email,name\n" + "".join(f"reader{i}@example.com,Reader {i}\n"
                                             for i in range(readers)), encoding="utf-8")
-    from pipeline.jobs.build import build, db
+    from pipeline.jobs.build import build
+    from pipeline.state.handle import State
     from pipeline.state.subscribers import import_csv
     from pipeline.weeks import parse_now
 
-    config = news.config()
-    conn = db(config)
-    try:
-        import_csv(conn, csv)
-    finally:
-        conn.close()
-    build(config, PINNED_WEEK, parse_now(PINNED_NOW))
+    with State(news.config(), parse_now(PINNED_NOW)) as state:
+        import_csv(state.db, csv)
+        build(state, PINNED_WEEK)
     return news
 
 
@@ -263,8 +260,9 @@ def test_run_stopped_by_the_relay_reports_how_far_it_got(tmp_path, cli):
     with the ledger's counts, not "NOT sent"."""
     import json
 
-    from pipeline.jobs.build import make_transport
-    from pipeline.jobs.build import send as send_issue
+    from pipeline.delivery.transports import open_transport
+    from pipeline.jobs.send import send as send_issue
+    from pipeline.state.handle import State
     from pipeline.weeks import parse_now
 
     handler = FaultHandler()
@@ -273,10 +271,11 @@ def test_run_stopped_by_the_relay_reports_how_far_it_got(tmp_path, cli):
                                max_attempts=2)
         config = news.config()
         asked = iter([False])  # one batch goes out, then a stop request
-        transport = make_transport(config)
+        transport = open_transport(config)
         try:
-            first = send_issue(config, PINNED_WEEK, parse_now(PINNED_NOW), transport,
-                               should_stop=lambda: next(asked, True))
+            with State(config, parse_now(PINNED_NOW)) as state:
+                first = send_issue(state, PINNED_WEEK, transport,
+                                   should_stop=lambda: next(asked, True))
         finally:
             transport.close()
     assert 0 < first.sent < 12 and first.remaining == 12 - first.sent

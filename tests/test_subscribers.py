@@ -11,12 +11,12 @@ import pytest
 
 from pipeline.errors import UsageError
 from pipeline.state import subscribers as subs
-from pipeline.state.db import open_db
+from pipeline.state.db import Database
 
 
 @pytest.fixture
 def conn(tmp_path):
-    connection = open_db(tmp_path / "state.sqlite3")
+    connection = Database.open(tmp_path / "state.sqlite3")
     yield connection
     connection.close()
 

@@ -6,24 +6,22 @@ It holds no personal data (the archive is public): when delivery started, when t
 ended, how many messages had been sent, and whether everyone got the issue. It is written
 atomically after the rows are queued and before the first message is handed to a transport,
 rewritten every few seconds while the send runs, and when the send ends (done, stopped or
-failed). A send then compares it with the ledger (`problem`): a week whose delivery started
-is never sent from a ledger that knows less than the archive.
+failed). A send then compares it with the ledger (`problem`; jobs/guard.py asks): a week
+whose delivery started is never sent from a ledger that knows less than the archive.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
 from ..errors import ArchiveError, PipelineError, StaleStateError
 from ..models import DeliveryResult
-from ..state.db import utcnow
+from ..weeks import utcnow
 from . import files as archive
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -77,47 +75,6 @@ def load(archive_dir: Path, week: str) -> SendRecord | None:
     return SendRecord(week, None, None, None, sent, report.get("status") == "sent")
 
 
-def delivery_started(conn: sqlite3.Connection, week: str) -> bool:
-    """The ledger knows that delivery of `week` started (rows) or finished (even to no one)."""
-    return conn.execute("SELECT 1 FROM deliveries WHERE issue_id = ? UNION ALL"
-                        " SELECT 1 FROM issues WHERE id = ? AND status = 'sent' LIMIT 1",
-                        (week, week)).fetchone() is not None
-
-
-def ledger_sent(conn: sqlite3.Connection, week: str) -> int:
-    return conn.execute("SELECT count(*) FROM deliveries WHERE issue_id = ? AND status = 'sent'",
-                        (week,)).fetchone()[0]
-
-
-def started(config: Config, conn: sqlite3.Connection, week: str) -> bool:
-    """Delivery of `week` started, as the ledger or the archive knows: its archived issue is
-    what readers got, so it is never rebuilt. A damaged record was written, so it started."""
-    if delivery_started(conn, week):
-        return True
-    try:
-        return load(config.archive_dir, week) is not None
-    except ArchiveError:
-        return True
-
-
-def check(config: Config, conn: sqlite3.Connection, week: str, force: bool = False,
-          command: str = "send") -> SendRecord | None:
-    """The archive's record of the week, after making sure the ledger is not behind it
-    (StaleStateError, exit 1). `force` (--force-resend) goes on, and a damaged record is
-    then ignored: the send writes a new one."""
-    try:
-        record = load(config.archive_dir, week)
-    except ArchiveError:
-        if force:
-            return None
-        raise
-    why = problem(record, delivery_started(conn, week), ledger_sent(conn, week))
-    if why is not None and not force:
-        raise stale_state_error(week, archive.record_path(config.archive_dir, week),
-                                config.db_path, why, command)
-    return record
-
-
 def problem(record: SendRecord | None, ledger_knows: bool, ledger_sent: int) -> str | None:
     """Why the ledger must not be trusted to send this week, or None. `ledger_knows`: the
     ledger has rows for the week (or marks it sent); `ledger_sent`: its messages sent."""
@@ -139,15 +96,6 @@ def stale_state_error(week: str, record_path: Path, db_path: Path, why: str,
         hint=f"restore the latest backup (`digest backup` copies; README, \"Backup and"
              f" restore\") and run again; or, knowing readers may get it twice,"
              f" `digest {command} --week {week} --force-resend`")
-
-
-def recorder(config: Config, conn: sqlite3.Connection, week: str,
-             previous: SendRecord | None, forced: bool) -> Recorder:
-    """A Recorder writing into the archive and counting in `conn`'s ledger."""
-    return Recorder(week, previous, forced,
-                    lambda r: archive.write_delivery_record(config.archive_dir, week,
-                                                            r.to_json()),
-                    lambda: ledger_sent(conn, week))
 
 
 class Recorder:

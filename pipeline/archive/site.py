@@ -3,13 +3,15 @@
 The same pages are served by `digest serve` and written as static files into the archive folder
 (`issues/index.html`, `issues/feed.xml`, `issues/<week>/index.html`), so the archive can be
 published on any static host. Only issues whose delivery finished (issues.status = 'sent')
-appear: a draft or a half-sent issue is not public. No page carries personal data: the issue
-page is `compose.public_version`, with the per-reader tokens replaced by neutral values.
+appear: a draft or a half-sent issue is not public (which ones were sent the caller reads
+from the state: `sent`, week → sent_at). No page carries personal data: the issue page is
+`compose.public_version`, with the per-reader tokens replaced by neutral values.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from html import escape as html_escape
@@ -24,8 +26,6 @@ from ..fsutil import atomic_write_text
 from ..issue.render import environment, render_issue
 from ..mail.compose import public_version, web_url
 from ..models import Issue
-from ..state.db import open_db
-from ..state.keys import signing_key
 from . import files as archive
 from . import record as sendrecord
 
@@ -48,15 +48,11 @@ def base_url(config: Config) -> str:
     return config.newsletter.base_url.rstrip("/")
 
 
-def sent_issues(config: Config) -> list[SentIssue]:
-    """Sent issues that are in the archive, newest first: sent as the state database says, or
-    as the archive's own delivery record says (a lost or older database forgets no issue)."""
-    conn = open_db(config.db_path)
-    try:
-        rows = conn.execute("SELECT id, sent_at FROM issues WHERE status = 'sent'").fetchall()
-    finally:
-        conn.close()
-    sent = {row[0]: row[1] for row in rows}
+def sent_issues(config: Config, sent_in_state: Mapping[str, str | None]) -> list[SentIssue]:
+    """Sent issues that are in the archive, newest first: sent as the state database says
+    (`sent_in_state`: week → sent_at, state/issues.sent), or as the archive's own delivery
+    record says (a lost or older database forgets no issue)."""
+    sent = dict(sent_in_state)
     result = []
     for issue in archive.list_issues(config.archive_dir):
         if issue.id not in sent:
@@ -84,16 +80,17 @@ def _sent_time(config: Config, issue: Issue, sent_at: str | None) -> datetime:
     return datetime.combine(issue.date, time(0), tzinfo=config.newsletter.tz).astimezone(UTC)
 
 
-def find_sent(config: Config, week: str) -> SentIssue | None:
+def find_sent(config: Config, week: str, sent_in_state: Mapping[str, str | None]
+              ) -> SentIssue | None:
     if not WEEK_RE.match(week):  # never a path outside the archive
         return None
-    return next((s for s in sent_issues(config) if s.id == week), None)
+    return next((s for s in sent_issues(config, sent_in_state) if s.id == week), None)
 
 
-def issue_html(config: Config, issue: Issue, key: bytes | None = None) -> str:
+def issue_html(config: Config, issue: Issue, key: bytes) -> str:
     """The web version of one issue: the reader-neutral email HTML, with feed discovery."""
     rendered = render_issue(config, issue)
-    html, _ = public_version(config, key or signing_key(config), rendered)
+    html, _ = public_version(config, key, rendered)
     feed = f'<link rel="alternate" type="application/atom+xml" href="{base_url(config)}' \
            f'/issues/feed.xml" title="{html_escape(config.newsletter.name, quote=True)}">'
     return html.replace("</head>", feed + "</head>", 1)
@@ -148,10 +145,10 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def write_site(config: Config) -> list[Path]:
+def write_site(config: Config, key: bytes, sent_in_state: Mapping[str, str | None]
+               ) -> list[Path]:
     """Write the static archive into the archive folder. Returns the files it (re)wrote."""
-    issues = sent_issues(config)
-    key = signing_key(config)
+    issues = sent_issues(config, sent_in_state)
     root = config.archive_dir
     written = []
     files = {root / "index.html": index_html(config, issues),

@@ -9,12 +9,17 @@ locked).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..config import Config, load_config
 from ..errors import ConfigError, PipelineError
+
+if TYPE_CHECKING:
+    from ..state.handle import State
 
 
 @dataclass
@@ -29,6 +34,12 @@ class AppContext:
         if self._config is None:
             self._config = load_config(self.config_path)
         return self._config
+
+    def state(self, now: datetime | None = None) -> State:
+        """The command's one State (database, signing key, clock); use it in a `with`."""
+        from ..state.handle import State
+
+        return State(self.config, now)
 
 
 def echo(message: str = "", err: bool = False) -> None:

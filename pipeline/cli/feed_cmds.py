@@ -21,7 +21,8 @@ def fetch(app: AppContext, now: str | None) -> None:
     Conditional: a feed unchanged since the last fetch answers 304 and its stored entries are
     reused. Status is ok, not_modified, stale (no new item for [fetch] stale_weeks), failed or
     gone (HTTP 410)."""
-    _, reports = fetch_and_parse(app.config, Timings(), parse_now(now))
+    with app.state(parse_now(now)) as state:
+        _, reports = fetch_and_parse(state, Timings())
     echo(feed_table(reports))
 
 

@@ -51,7 +51,8 @@ def build(app: AppContext, week: str | None, now: str | None) -> None:
     """Assemble and render the issue into issues/<week>/; send nothing."""
     moment = parse_now(now)
     week = resolve_week(app, week, now)
-    result = build_issue(app.config, week, moment)
+    with app.state(moment) as state:
+        result = build_issue(state, week)
     print_build_summary(app, result)
 
 
@@ -68,7 +69,8 @@ def check(app: AppContext, week: str | None, links: bool) -> None:
     preheader, encoded message over 95 KB, an item of the HTML missing from the text part.
     """
     week = resolve_week(app, week)
-    report = check_built(app.config, week, links=links)
+    with app.state() as state:
+        report = check_built(state, week, links=links)
     for warning in report.warnings:
         echo(f"warning: {warning}")
     for error in report.errors:
@@ -92,13 +94,19 @@ def check(app: AppContext, week: str | None, links: bool) -> None:
 @pass_app
 def preview(app: AppContext, week: str | None, serve: bool, port: int, png: bool) -> None:
     """Write issues/<week>/preview.html (the email at 600 and 375 px, and its text part)."""
+    from ..jobs.build import load_rendered
     from ..mail.preview import preview_server, screenshots, write_preview
 
+    config = app.config
     week = resolve_week(app, week)
-    path = write_preview(app.config, week)
+    rendered = load_rendered(config, week)
+    folder = archive.issue_dir(config.archive_dir, week)
+    with app.state() as state:
+        key = state.key
+    path = write_preview(config, rendered, key, folder)
     echo(f"Preview: {path}")
     if png:
-        for shot in screenshots(app.config, week):
+        for shot in screenshots(config, rendered, key, folder):
             layout = (f"overflows: {shot.scroll_width}px wide" if shot.overflows
                       else "no horizontal scrolling")
             echo(f"  {shot.width}px {shot.scheme}: {shot.path} ({layout}; lowest text "
@@ -126,9 +134,10 @@ def issues() -> None:
 @pass_app
 def issues_list(app: AppContext) -> None:
     """Every built issue, oldest first, with its status."""
-    from ..jobs.build import issue_statuses
+    from ..state import issues as issue_table
 
-    statuses = issue_statuses(app.config)
+    with app.state() as state:
+        statuses = issue_table.statuses(state.db)
     found = archive.list_issues(app.config.archive_dir)
     if not found:
         echo("No issue has been built yet: run `digest build`.")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..jobs.build import check_built
-from ..jobs.scheduler import ScheduleLoop, send_at, stop_on_signals
-from ..jobs.scheduler import approve as approve_week
-from ..jobs.weekly import run_job
+from ..jobs.calendar import send_at
+from ..jobs.scheduler import ScheduleLoop, stop_on_signals
+from ..jobs.weekly import approve as approve_week
+from ..jobs.weekly import run_job, scheduled
 from ..weeks import parse_now, parse_week
 from . import (
     AppContext,
@@ -38,8 +38,8 @@ def run(app: AppContext, week: str | None, now: str | None, dry_run: bool,
     """
     moment = parse_now(now)
     week = resolve_week(app, week, now)
-    with stop_on_signals() as stop:
-        outcome = run_job(app.config, week, moment, dry_run=dry_run, should_stop=stop.is_set,
+    with stop_on_signals() as stop, app.state(moment) as state:
+        outcome = run_job(state, week, dry_run=dry_run, should_stop=stop.is_set,
                           force_resend=force_resend)
     print_build_summary(app, outcome.build)
     if outcome.send is None:
@@ -72,7 +72,7 @@ def schedule(app: AppContext) -> None:
     echo(f"digest schedule: {s.mode} mode, {s.weekday} {s.time} {config.newsletter.timezone};"
          " Ctrl-C or SIGTERM stops it", err=True)
     with stop_on_signals() as stop:
-        jobs = ScheduleLoop(config, stop).run_forever()
+        jobs = ScheduleLoop(config, stop, scheduled(config, stop)).run_forever()
     echo(f"digest schedule stopped after {jobs} job(s)", err=True)
 
 
@@ -84,6 +84,7 @@ def approve(app: AppContext, week: str) -> None:
     """Approve the built draft of WEEK (e.g. 2026-W48) for sending (approval mode)."""
     parse_week(week)
     config = app.config
-    outcome = approve_week(config, week, check_built(config, week).ok)
+    with app.state() as state:
+        outcome = approve_week(state, week)
     due = send_at(config, week).astimezone(config.newsletter.tz)
     echo(f"{week}: {outcome}; it goes out at its send time, {due:%A %Y-%m-%d %H:%M %Z}")

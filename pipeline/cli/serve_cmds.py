@@ -29,7 +29,9 @@ def serve(app: AppContext, host: str, port: int) -> None:
 def site(app: AppContext) -> None:
     """Write the static archive of sent issues (index.html, feed.xml, a page per issue)."""
     from ..archive.site import write_site
+    from ..state import issues
 
-    written = write_site(app.config)
+    with app.state() as state:
+        written = write_site(app.config, state.key, issues.sent(state.db))
     echo(f"{app.config.archive_dir}: {len(written)} file(s) written"
          + "".join(f"\n  {p}" for p in written))

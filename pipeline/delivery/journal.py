@@ -15,8 +15,7 @@ import os
 from pathlib import Path
 
 from ..fsutil import PRIVATE_DIR, make_dirs
-from ..models import DeliveryResult
-from .loop import Outcome
+from ..models import DeliveryResult, Outcome
 
 
 def journal_path(folder: Path, issue_id: str, slot: int) -> Path:

@@ -1,9 +1,9 @@
-"""Pools of delivery slots for deliver.send_issue: one slot in-process, or N worker processes.
+"""Pools of delivery slots for loop.send_issue: one slot in-process, or N worker processes.
 
 Composing MIME and talking SMTP hold the GIL, so parallel connections need processes: each
 worker (forked, so it inherits the prepared Composer and the DKIM key without pickling) owns one
 SMTP connection. It receives a batch of rows over a pipe and records each outcome in its own
-journal (transports/journal.py) before it transmits the next message (deliver.deliver_batch);
+journal (journal.py) before it transmits the next message (batch.deliver_batch);
 the parent, which owns the SQLite ledger, folds the batch in when it comes back. A worker dies
 with its parent (PR_SET_PDEATHSIG): after a SIGKILL of `digest send` no orphan keeps sending
 beside the next run. The rate limit is one token bucket in shared memory, so it holds across
@@ -16,7 +16,6 @@ import ctypes
 import multiprocessing
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
@@ -24,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from ..models import OutgoingMessage, Subscriber
+from ..state import ledger
+from ..state.db import Database
 from . import journal
-from .loop import BatchReport, RetryPolicy, Transport, deliver_batch, record
+from .batch import BatchReport, RetryPolicy, deliver_batch
+from .transports.base import Transport
 
 Compose = Callable[[Subscriber], OutgoingMessage]
-Ledger = Callable[[], sqlite3.Connection]
+Ledger = Callable[[], Database]  # opens this process's own connection to the ledger
 
 
 class Pacer:
@@ -65,15 +67,15 @@ class LocalPool:
         self.issue_id = issue_id
         self.pace = make_pacer(rate)
         self._ledger = ledger
-        self._conn: sqlite3.Connection | None = None
+        self._db: Database | None = None
         self._ready: list[tuple[int, BatchReport]] = []
 
     def submit(self, slot: int, batch: list[Subscriber]) -> None:
-        if self._conn is None:
-            self._conn = self._ledger()
-        conn = self._conn
+        if self._db is None:
+            self._db = self._ledger()
+        db = self._db
         report = deliver_batch(batch, self.compose, self.transport, self.policy,
-                               lambda outcome: record(conn, self.issue_id, outcome), True,
+                               lambda outcome: ledger.record(db, self.issue_id, outcome), True,
                                self.pace)
         self._ready.append((slot, report))
 
@@ -85,9 +87,9 @@ class LocalPool:
         pass  # each outcome was committed as it came
 
     def close(self) -> None:
-        if self._conn is not None:  # the transport belongs to the caller
-            self._conn.close()
-            self._conn = None
+        if self._db is not None:  # the transport belongs to the caller
+            self._db.close()
+            self._db = None
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -193,9 +195,9 @@ class ProcessPool:
 
 def open_pool(transport: Transport, compose: Compose, policy: RetryPolicy, ledger: Ledger,
               journal_dir: Path, issue_id: str, rate: float = 0.0):
-    """N processes when the transport asks for several connections, else one local slot."""
-    connections = getattr(transport, "connections", 1)
-    clone = getattr(transport, "clone", None)
-    if connections > 1 and clone is not None:
-        return ProcessPool(connections, clone, compose, policy, journal_dir, issue_id, rate)
+    """N processes when the transport declares several connections, else one local slot."""
+    connections = transport.capabilities.connections
+    if connections > 1:
+        return ProcessPool(connections, transport.clone, compose, policy, journal_dir, issue_id,
+                           rate)
     return LocalPool(transport, compose, policy, ledger, issue_id, rate)

@@ -1,6 +1,10 @@
 """The run report: what one weekly job did, in issues/<week>/report.json and a short email to
 the editor ([newsletter] editor).
 
+The report is typed (`RunReport`, `DeliveryCounts`) and serialised in one place,
+`RunReport.to_json`, with the keys report.json has always had. A build writes the build's
+part; the job that follows adds its outcome (`finished`).
+
 The editor's email goes through the configured transport but never through the delivery
 ledger, so it is not counted with the subscribers' messages. With the Maildir transport it
 lands in its own Maildir (var/outbox-editor/) for the same reason.
@@ -9,16 +13,21 @@ lands in its own Maildir (var/outbox-editor/) for the same reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from enum import StrEnum
 from typing import Any
 
 from ..config import Config
-from ..delivery.loop import SendSummary, Transport
+from ..delivery.loop import SendSummary
+from ..delivery.transports import open_transport
+from ..mail.check import CheckReport
 from ..mail.compose import header_safe
-from ..models import OutgoingMessage
+from ..models import FeedReport, Issue, OutgoingMessage
 
 # Named as before the move: log shippers may filter on it.
 log = logging.getLogger("pipeline.report")
@@ -26,88 +35,184 @@ log = logging.getLogger("pipeline.report")
 EDITOR_MAILDIR = "outbox-editor"
 
 
-def delivery_counts(summary: SendSummary | None) -> dict[str, int] | None:
-    if summary is None:
-        return None
-    return {"sent": summary.sent, "failed": summary.failed, "bounced": summary.bounced,
-            "already_sent": summary.already_sent, "remaining": summary.remaining}
+class RunStatus(StrEnum):
+    SENT = "sent"
+    PARTIAL = "partial"  # some messages failed or a signal stopped it: the next run resumes
+    DRAFT = "draft"  # approval mode: built, waiting for `digest approve`
+    APPROVED = "approved"  # approval mode: approved, waiting for its send time
+    SKIPPED = "skipped"  # too few new items, or not approved in time: items roll over
+    NOT_SENT = "not_sent"  # the check failed, the build failed, or the relay refused
+    DRY_RUN = "dry_run"
 
 
-def complete(report: dict[str, Any], *, status: str, message: str, mode: str, new_items: int,
-             delivery: dict[str, int] | None, timings: dict[str, float]) -> dict[str, Any]:
-    """report.json as written at the end of a run (build_report's fields plus the outcome)."""
-    feeds = report.get("feeds") or []
-    report.update({
-        "status": status,  # sent | partial | draft | approved | skipped | not_sent | dry_run
-        "message": message,
-        "mode": mode,
-        "new_items": new_items,
-        "feeds_failed": [f["name"] for f in feeds if f.get("status") in ("failed", "gone")],
-        "feeds_stale": [f["name"] for f in feeds if f.get("status") == "stale"],
-        "delivery": delivery if delivery is not None else report.get("delivery"),
-        "timings": {**(report.get("timings") or {}), **timings},
-    })
-    return report
+@dataclass(frozen=True)
+class DeliveryCounts:
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    already_sent: int = 0
+    remaining: int = 0
+
+    @classmethod
+    def of(cls, summary: SendSummary) -> DeliveryCounts:
+        return cls(summary.sent, summary.failed, summary.bounced, summary.already_sent,
+                   summary.remaining)
+
+    def to_json(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeliveryCounts:
+        return cls(**{f.name: int(data.get(f.name) or 0) for f in fields(cls)})
 
 
-def headline(report: dict[str, Any]) -> str:
-    status = report.get("status")
-    delivery = report.get("delivery") or {}
-    if status == "sent":
-        total = delivery.get("sent", 0) + delivery.get("already_sent", 0)
-        return f"sent to {total} subscriber(s)"
-    if status == "partial":
-        return (f"partly sent ({delivery.get('sent', 0)} sent, {delivery.get('failed', 0)}"
-                f" failed, {delivery.get('remaining', 0)} remaining)")
-    return {"draft": "draft ready for approval", "skipped": "skipped",
-            "approved": "approved, waiting for its send time",
-            "not_sent": "NOT sent", "dry_run": "dry run"}.get(str(status), str(status))
+_FEED_FIELDS = {f.name for f in fields(FeedReport)}
 
 
-def summary_text(config: Config, report: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class RunReport:
+    """report.json. `sections` is None when the issue could not be built (an editor's report
+    of a failed build); `status` is None for a build without a job's outcome yet."""
+
+    id: str
+    number: int | None = None
+    sections: Mapping[str, int] | None = None
+    items: int = 0
+    feeds: tuple[FeedReport, ...] = ()
+    check: CheckReport = field(default_factory=CheckReport)
+    delivery: DeliveryCounts | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+    status: RunStatus | None = None
+    message: str = ""
+    mode: str | None = None
+    new_items: int = 0
+    editor_report: str | None = None
+
+    @property
+    def built(self) -> bool:
+        return self.sections is not None
+
+    @property
+    def feeds_failed(self) -> list[str]:
+        return [f.name for f in self.feeds if f.status in ("failed", "gone")]
+
+    @property
+    def feeds_stale(self) -> list[str]:
+        return [f.name for f in self.feeds if f.status == "stale"]
+
+    @classmethod
+    def of_build(cls, issue: Issue, feeds: Iterable[FeedReport], check: CheckReport,
+                 timings: Mapping[str, float]) -> RunReport:
+        return cls(issue.id, issue.number, {s.id: len(s.items) for s in issue.sections},
+                   len(issue.items), tuple(feeds), check, None, dict(timings))
+
+    def finished(self, *, status: RunStatus, message: str, mode: str, new_items: int,
+                 delivery: DeliveryCounts | None, timings: Mapping[str, float]) -> RunReport:
+        """The report at the end of a run: the build's part plus the outcome (a run without
+        a send keeps the delivery counts an earlier run recorded)."""
+        return replace(self, status=status, message=message, mode=mode, new_items=new_items,
+                       delivery=delivery if delivery is not None else self.delivery,
+                       timings={**self.timings, **timings})
+
+    def to_json(self) -> dict[str, Any]:
+        """report.json: the one place the report becomes JSON."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "number": self.number,
+            "sections": dict(self.sections or {}),
+            "items": self.items,
+            "feeds": [f.to_json() for f in self.feeds],
+            "feeds_failed": self.feeds_failed,
+            "check": {"errors": list(self.check.errors), "warnings": list(self.check.warnings),
+                      **self.check.facts},
+            "delivery": self.delivery.to_json() if self.delivery else None,
+            "timings": dict(self.timings),
+        }
+        if self.status is not None:
+            data.update({"status": str(self.status), "message": self.message,
+                         "mode": self.mode, "new_items": self.new_items,
+                         "feeds_stale": self.feeds_stale})
+        if self.editor_report is not None:
+            data["editor_report"] = self.editor_report
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunReport:
+        """A report.json written earlier (by this version or an older one)."""
+        check = dict(data.get("check") or {})
+        delivery = data.get("delivery")
+        status = data.get("status")
+        return cls(
+            id=str(data.get("id", "")), number=data.get("number"),
+            sections=dict(data.get("sections") or {}), items=int(data.get("items") or 0),
+            feeds=tuple(FeedReport(**{k: v for k, v in f.items() if k in _FEED_FIELDS})
+                        for f in data.get("feeds") or []),
+            check=CheckReport(tuple(check.pop("errors", ()) or ()),
+                              tuple(check.pop("warnings", ()) or ()), check),
+            delivery=DeliveryCounts.from_json(delivery) if isinstance(delivery, dict) else None,
+            timings=dict(data.get("timings") or {}),
+            status=RunStatus(status) if status in set(RunStatus) else None,
+            message=str(data.get("message") or ""), mode=data.get("mode"),
+            new_items=int(data.get("new_items") or 0),
+            editor_report=data.get("editor_report"))
+
+
+def headline(report: RunReport) -> str:
+    status = report.status
+    delivery = report.delivery or DeliveryCounts()
+    if status == RunStatus.SENT:
+        return f"sent to {delivery.sent + delivery.already_sent} subscriber(s)"
+    if status == RunStatus.PARTIAL:
+        return (f"partly sent ({delivery.sent} sent, {delivery.failed}"
+                f" failed, {delivery.remaining} remaining)")
+    return {RunStatus.DRAFT: "draft ready for approval", RunStatus.SKIPPED: "skipped",
+            RunStatus.APPROVED: "approved, waiting for its send time",
+            RunStatus.NOT_SENT: "NOT sent", RunStatus.DRY_RUN: "dry run"}.get(
+        status, str(status))  # type: ignore[arg-type]
+
+
+def summary_text(config: Config, report: RunReport) -> str:
     """The plain-text body of the editor's email."""
-    week = report.get("id", "?")
-    lines = [f"{config.newsletter.name}, issue #{report.get('number', '?')} ({week}): "
-             f"{headline(report)}.", ""]
-    if report.get("message"):
-        lines += [str(report["message"]), ""]
-    if "items" not in report:  # the issue could not be built: nothing more to tell
+    week = report.id or "?"
+    number = "?" if report.number is None else report.number
+    lines = [f"{config.newsletter.name}, issue #{number} ({week}): {headline(report)}.", ""]
+    if report.message:
+        lines += [report.message, ""]
+    if not report.built:  # the issue could not be built: nothing more to tell
         return "\n".join(lines)
-    lines.append(f"Items: {report.get('items', 0)} ({report.get('new_items', 0)} new)")
-    for section, count in (report.get("sections") or {}).items():
+    lines.append(f"Items: {report.items} ({report.new_items} new)")
+    for section, count in (report.sections or {}).items():
         lines.append(f"  {section}: {count}")
-    feeds = report.get("feeds") or []
-    lines.append(f"Feeds: {len(feeds)} fetched, {len(report.get('feeds_failed') or [])} failed,"
-                 f" {len(report.get('feeds_stale') or [])} stale")
-    for feed in feeds:
-        if feed.get("status") in ("failed", "gone", "stale"):
-            lines.append(f"  {feed['status']}: {feed['name']}: {feed.get('error') or ''}".rstrip())
-    check = report.get("check") or {}
-    for error in check.get("errors") or []:
+    lines.append(f"Feeds: {len(report.feeds)} fetched, {len(report.feeds_failed)} failed,"
+                 f" {len(report.feeds_stale)} stale")
+    for feed in report.feeds:
+        if feed.status in ("failed", "gone", "stale"):
+            lines.append(f"  {feed.status}: {feed.name}: {feed.error or ''}".rstrip())
+    for error in report.check.errors:
         lines.append(f"Check error: {error}")
-    for warning in check.get("warnings") or []:
+    for warning in report.check.warnings:
         lines.append(f"Check warning: {warning}")
-    delivery = report.get("delivery")
-    if delivery:
-        lines.append("Delivery: " + ", ".join(f"{k} {v}" for k, v in delivery.items()))
-    timings = report.get("timings") or {}
-    if timings:
-        lines.append("Time per stage: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
+    if report.delivery:
+        lines.append("Delivery: " + ", ".join(f"{k} {v}"
+                                              for k, v in report.delivery.to_json().items()))
+    if report.timings:
+        lines.append("Time per stage: " + ", ".join(f"{k} {v:.2f}s"
+                                                    for k, v in report.timings.items()))
     lines += ["", f"The full report: {config.archive_dir / week / 'report.json'}"]
     return "\n".join(lines) + "\n"
 
 
-def log_outcome(report: dict[str, Any]) -> None:
+def log_outcome(report: RunReport) -> None:
     """One line per run: readable on a terminal, structured fields with --log-json."""
-    log.info("%s: %s", report.get("id"), report.get("message") or headline(report), extra={
-        "fields": {"week": report.get("id"), "status": report.get("status"),
-                   "new_items": report.get("new_items"), "delivery": report.get("delivery"),
-                   "feeds_failed": report.get("feeds_failed"),
-                   "editor_report": report.get("editor_report")}})
+    log.info("%s: %s", report.id, report.message or headline(report), extra={
+        "fields": {"week": report.id, "status": report.status, "new_items": report.new_items,
+                   "delivery": report.delivery.to_json() if report.delivery else None,
+                   "feeds_failed": report.feeds_failed,
+                   "editor_report": report.editor_report}})
 
 
-def editor_message(config: Config, report: dict[str, Any], now: datetime) -> OutgoingMessage:
-    week = str(report.get("id", ""))
+def editor_message(config: Config, report: RunReport, now: datetime) -> OutgoingMessage:
+    week = report.id
     sender_name, sender_address = parseaddr(config.newsletter.from_address)
     editor = config.newsletter.editor or ""
     msg = EmailMessage(policy=SMTP)
@@ -126,24 +231,14 @@ def editor_message(config: Config, report: dict[str, Any], now: datetime) -> Out
                            data=msg.as_bytes())
 
 
-def editor_transport(config: Config) -> Transport:
-    if config.delivery.transport == "maildir":
-        from ..delivery.transports.maildir import MaildirTransport
-
-        return MaildirTransport(config.state_dir / EDITOR_MAILDIR)
-    from .build import make_transport
-
-    return make_transport(config)
-
-
-def send_to_editor(config: Config, report: dict[str, Any], now: datetime) -> str:
+def send_to_editor(config: Config, report: RunReport, now: datetime) -> str:
     """Email the report to [newsletter] editor. Never raises: a report that cannot be sent is
     logged and noted in report.json, the job's own result stands."""
     if not config.newsletter.editor:
         return "not sent: no [newsletter] editor address"
     try:
         message = editor_message(config, report, now)
-        transport = editor_transport(config)
+        transport = open_transport(config, outbox=EDITOR_MAILDIR)
         try:
             result = transport.send(message)
         finally:

@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ..archive import files as archive
 from ..config import Config
 from ..errors import PipelineError
 from ..fsutil import atomic_write_bytes, atomic_write_text, dumps_json
 from ..models import RenderedIssue
-from .check import CheckReport
+from .check import CheckReport, check_rendered
 from .compose import public_version
 
 WIDTHS = (375, 600)
@@ -120,17 +119,12 @@ pre {{ background: #fff; padding: 16px; max-width: 72ch; white-space: pre-wrap; 
 """
 
 
-def write_preview(config: Config, week: str) -> Path:
-    """issues/<week>/preview.html from the issue as it renders now (templates included)."""
-    from ..jobs.build import load_rendered
-    from ..state.keys import signing_key
-    from .check import check_rendered
-
-    rendered = load_rendered(config, week)
-    key = signing_key(config)
+def write_preview(config: Config, rendered: RenderedIssue, key: bytes, folder: Path) -> Path:
+    """`folder`/preview.html (the issue's folder) from the issue as it renders now (templates
+    included)."""
     html_body, text_body = public_version(config, key, rendered)
     report = check_rendered(config, rendered, key)
-    path = archive.issue_dir(config.archive_dir, week) / "preview.html"
+    path = folder / "preview.html"
     atomic_write_text(path, preview_page(rendered, html_body, text_body, report))
     return path
 
@@ -304,11 +298,7 @@ def screenshot_html(html_body: str, folder: Path, widths: tuple[int, ...] = WIDT
     return shots
 
 
-def screenshots(config: Config, week: str) -> list[Shot]:
-    from ..jobs.build import load_rendered
-    from ..state.keys import signing_key
-
-    rendered = load_rendered(config, week)
-    html_body, _ = public_version(config, signing_key(config), rendered)
-    return screenshot_html(html_body, archive.issue_dir(config.archive_dir, week),
-                           schemes=("light", "dark"))
+def screenshots(config: Config, rendered: RenderedIssue, key: bytes, folder: Path
+                ) -> list[Shot]:
+    html_body, _ = public_version(config, key, rendered)
+    return screenshot_html(html_body, folder, schemes=("light", "dark"))

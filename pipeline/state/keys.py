@@ -15,13 +15,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from ..archive.files import RECORD_FILE
 from ..config import Config
 from ..errors import SigningKeyError
 from ..fsutil import PRIVATE_DIR, make_dirs
-from .db import count_sent_messages, open_db
+from . import ledger
+from .db import Database
 
 SECRET_ENV = "DIGEST_SECRET"
 KEY_FILE = "secret.key"
@@ -42,9 +44,11 @@ def _checked(value: str, where: str, hint: str) -> bytes:
     return value.encode("utf-8")
 
 
-def signing_key(config: Config) -> bytes:
+def signing_key(config: Config, ledger_sent: Callable[[], int] | None = None) -> bytes:
     """The current key. SigningKeyError (exit 2) when it is too short, or when the key file is
-    missing although messages carrying links signed by it were sent."""
+    missing although messages carrying links signed by it were sent. `ledger_sent` counts the
+    messages the ledger delivered (the command's open database; by default the key opens the
+    database itself, when there is one)."""
     env = os.environ.get(SECRET_ENV)
     if env is not None:
         return _checked(env, f"the environment variable {SECRET_ENV}",
@@ -52,7 +56,7 @@ def signing_key(config: Config) -> bytes:
                         f"use {KEY_FILE}; links signed with a short key cannot be kept working")
     path = config.state_dir / KEY_FILE
     if not path.exists():
-        sent = delivered_evidence(config)
+        sent = delivered_evidence(config, ledger_sent)
         if sent:
             raise SigningKeyError(
                 f"{path} is missing, but {sent}: a new key would break every unsubscribe "
@@ -88,16 +92,17 @@ def verification_keys(config: Config, current: bytes) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
-def delivered_evidence(config: Config) -> str | None:
+def delivered_evidence(config: Config, ledger_sent: Callable[[], int] | None = None
+                       ) -> str | None:
     """Why this newsletter counts as having sent messages (their links carry the key), or
     None for one that never did: the ledger, or — when the database is new or was lost — the
     archive's report.json files."""
-    if config.db_path.exists():
-        conn = open_db(config.db_path)
-        try:
-            sent = count_sent_messages(conn)
-        finally:
-            conn.close()
+    if ledger_sent is not None or config.db_path.exists():
+        if ledger_sent is None:
+            with Database.open(config.db_path) as db:
+                sent = ledger.sent_total(db)
+        else:
+            sent = ledger_sent()
         if sent:
             return f"the database ({config.db_path}) records {sent} delivered message(s)"
     weeks = sent_weeks(config.archive_dir)

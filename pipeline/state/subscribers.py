@@ -1,4 +1,9 @@
-"""Subscribers in SQLite: validated, normalised, unique without regard to case."""
+"""The subscriber list: validated, normalised, unique without regard to case.
+
+Every row carries `ref` (tokens.reader_ref of its address, what links name a reader by),
+written here with the address, and `status_stamp` (renewed by a trigger at every change of
+status).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +20,23 @@ from email_validator import EmailNotValidError, validate_email
 from ..errors import UsageError
 from ..models import Subscriber
 from ..names import normalize_name as clean_name  # called by every path that stores a name
+from ..tokens import reader_ref
+from ..weeks import utcnow
 from .csvimport import CsvRow, parse_export
-from .db import transaction, utcnow
+from .db import Database
 
-STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # signed up on the web, not confirmed yet
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+STATUSES = tuple(s.value for s in SubscriberStatus)
 # An import never brings these back: the reader or their server said no.
-STICKY = ("unsubscribed", "bounced", "complained")
+STICKY = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED)
 
 
 def normalize_email(address: str) -> str:
@@ -40,77 +57,84 @@ def _row(row: sqlite3.Row) -> Subscriber:
     return Subscriber(id=row["id"], email=row["email"], name=row["name"], status=row["status"])
 
 
-def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
-    row = conn.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+def get(db: Database, email: str) -> Subscriber | None:
+    row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
     return _row(row) if row else None
 
 
-def get_by_id(conn: sqlite3.Connection, subscriber_id: int) -> Subscriber | None:
-    row = conn.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+def get_by_id(db: Database, subscriber_id: int) -> Subscriber | None:
+    row = db.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
     return _row(row) if row else None
 
 
-def add(conn: sqlite3.Connection, email: str, name: str | None = None, status: str = "active",
+def add(db: Database, email: str, name: str | None = None, status: str = "active",
         source: str = "operator", revive: bool = True) -> tuple[Subscriber, str]:
     """Insert or update one subscriber. Returns (subscriber, what happened): 'added',
     'updated', 'unchanged' or 'kept <status>' when a sticky status (unsubscribed, bounced,
     complained) was not overridden because `revive` is False."""
     email = normalize_email(email)
-    with transaction(conn):
-        outcome = _upsert(conn, email, clean_name(name), status, source, revive, utcnow())
-    subscriber = get(conn, email)
+    with db.atomic():
+        outcome = _upsert(db, email, clean_name(name), status, source, revive, utcnow())
+    subscriber = get(db, email)
     assert subscriber is not None
     return subscriber, outcome
 
 
-def _upsert(conn: sqlite3.Connection, email: str, name: str | None, status: str, source: str,
+def _upsert(db: Database, email: str, name: str | None, status: str, source: str,
             revive: bool, now: str) -> str:
     """`add` inside the caller's transaction; `email` already normalised."""
     if status not in STATUSES:
         raise ValueError(status)
-    existing = get(conn, email)
+    existing = get(db, email)
     if existing is None:
-        conn.execute(
-            "INSERT INTO subscribers (email, name, status, source, created_at, updated_at,"
-            " confirmed_at, unsubscribed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (email, name, status, source, now, now, now if status == "active" else None,
-             now if status == "unsubscribed" else None))
+        db.execute(
+            "INSERT INTO subscribers (email, ref, name, status, source, created_at, updated_at,"
+            " confirmed_at, unsubscribed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (email, reader_ref(email), name, status, source, now, now,
+             now if status == "active" else None, now if status == "unsubscribed" else None))
         return "added"
     if existing.status in STICKY and not revive:
         return f"kept {existing.status}"
     if existing.status == status and (name is None or name == existing.name):
         return "unchanged"
-    conn.execute(
+    db.execute(
         "UPDATE subscribers SET status = ?, name = COALESCE(?, name), updated_at = ?,"
         " confirmed_at = CASE WHEN ? = 'active' THEN ? ELSE confirmed_at END"
         " WHERE id = ?", (status, name, now, status, now, existing.id))
     return "updated"
 
 
-def set_status(conn: sqlite3.Connection, subscriber_id: int, status: str) -> bool:
+def set_status(db: Database, subscriber_id: int, status: str) -> bool:
     """Change a subscriber's status; True if it changed."""
     if status not in STATUSES:
         raise ValueError(status)
-    with transaction(conn):
-        return _set_status(conn, subscriber_id, status, utcnow())
+    with db.atomic():
+        return _set_status(db, subscriber_id, status, utcnow())
 
 
-def _set_status(conn: sqlite3.Connection, subscriber_id: int, status: str, now: str) -> bool:
+def _set_status(db: Database, subscriber_id: int, status: str, now: str) -> bool:
     """`set_status` inside the caller's transaction."""
-    cursor = conn.execute(
+    cursor = db.execute(
         "UPDATE subscribers SET status = ?, updated_at = ?,"
         " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
         " WHERE id = ? AND status != ?", (status, now, status, now, subscriber_id, status))
     return cursor.rowcount > 0
 
 
-def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
+def mark_bounced(db: Database, subscriber_id: int, now: str) -> bool:
+    """A 5xx to RCPT in a send: an active reader is never mailed again (called inside the
+    ledger's transaction). True if the status changed."""
+    return db.execute("UPDATE subscribers SET status = 'bounced', updated_at = ?"
+                      " WHERE id = ? AND status = 'active'", (now, subscriber_id)).rowcount > 0
+
+
+def remove(db: Database, email: str) -> Subscriber:
     """Mark a subscriber unsubscribed (kept, so an import cannot bring them back)."""
-    subscriber = get(conn, normalize_email(email))
+    subscriber = get(db, normalize_email(email))
     if subscriber is None:
         raise UsageError(f"{email}: no such subscriber", hint="see `digest subscribers list`")
-    set_status(conn, subscriber.id, "unsubscribed")
-    return get_by_id(conn, subscriber.id)  # type: ignore[return-value]
+    set_status(db, subscriber.id, "unsubscribed")
+    return get_by_id(db, subscriber.id)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- by ref
@@ -120,13 +144,13 @@ def remove(conn: sqlite3.Connection, email: str) -> Subscriber:
 # happened since (even within the same second, even in a recreated database).
 
 
-def get_by_ref(conn: sqlite3.Connection, ref: str) -> tuple[Subscriber, str] | None:
+def get_by_ref(db: Database, ref: str) -> tuple[Subscriber, str] | None:
     """(the reader a link names, their current stamp), or None when no reader has `ref`."""
-    row = conn.execute("SELECT * FROM subscribers WHERE ref = ?", (ref,)).fetchone()
+    row = db.execute("SELECT * FROM subscribers WHERE ref = ?", (ref,)).fetchone()
     return (_row(row), row["status_stamp"]) if row else None
 
 
-def set_status_by_ref(conn: sqlite3.Connection, ref: str, status: str,
+def set_status_by_ref(db: Database, ref: str, status: str,
                       only_from: tuple[str, ...], stamp: str | None = None) -> bool | None:
     """Change the status of the reader `ref` names, only from one of `only_from` (an
     unsubscribe never revives a bounce) and, given a `stamp`, only if their status did not
@@ -135,15 +159,15 @@ def set_status_by_ref(conn: sqlite3.Connection, ref: str, status: str,
         raise ValueError(status)
     now = utcnow()
     marks = ",".join("?" * len(only_from))
-    with transaction(conn):
-        cursor = conn.execute(
+    with db.atomic():
+        cursor = db.execute(
             "UPDATE subscribers SET status = ?, updated_at = ?,"
             " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
             f" WHERE ref = ? AND status IN ({marks}) AND (? IS NULL OR status_stamp = ?)",
             (status, now, status, now, ref, *only_from, stamp, stamp))
         if cursor.rowcount:
             return True
-        return False if get_by_ref(conn, ref) else None
+        return False if get_by_ref(db, ref) else None
 
 
 def confirm_outcome(status: str, stamp: str, link_stamp: str) -> str:
@@ -159,12 +183,12 @@ def confirm_outcome(status: str, stamp: str, link_stamp: str) -> str:
     return "stale"
 
 
-def confirm_by_ref(conn: sqlite3.Connection, ref: str,
+def confirm_by_ref(db: Database, ref: str,
                    link_stamp: str) -> tuple[str, Subscriber | None]:
     """Double opt-in: ('activated', reader), or confirm_outcome's 'already' or 'stale' (nothing
     changed), or ('unknown', None) when no reader has `ref`."""
-    with transaction(conn):  # of two clicks at once, one activates
-        found = get_by_ref(conn, ref)
+    with db.atomic():  # of two clicks at once, one activates
+        found = get_by_ref(db, ref)
         if found is None:
             return "unknown", None
         reader, stamp = found
@@ -172,25 +196,25 @@ def confirm_by_ref(conn: sqlite3.Connection, ref: str,
         if outcome != "confirmable":
             return outcome, reader
         now = utcnow()
-        conn.execute("UPDATE subscribers SET status = 'active', updated_at = ?,"
+        db.execute("UPDATE subscribers SET status = 'active', updated_at = ?,"
                      " confirmed_at = ? WHERE id = ?", (now, now, reader.id))
     return "activated", replace(reader, status="active")
 
 
-def list_subscribers(conn: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:
+def list_subscribers(db: Database, status: str | None = None) -> list[Subscriber]:
     if status:
-        rows = conn.execute("SELECT * FROM subscribers WHERE status = ? ORDER BY id", (status,))
+        rows = db.execute("SELECT * FROM subscribers WHERE status = ? ORDER BY id", (status,))
     else:
-        rows = conn.execute("SELECT * FROM subscribers ORDER BY id")
+        rows = db.execute("SELECT * FROM subscribers ORDER BY id")
     return [_row(r) for r in rows]
 
 
-def iter_rows(conn: sqlite3.Connection, status: str | None = None) -> Iterator[dict[str, Any]]:
+def iter_rows(db: Database, status: str | None = None) -> Iterator[dict[str, Any]]:
     """Every subscriber as a dict with its timestamps, streamed (the list can be large)."""
     query = ("SELECT id, email, name, status, source, created_at, updated_at, confirmed_at,"
              " unsubscribed_at FROM subscribers")
-    cursor = (conn.execute(query + " WHERE status = ? ORDER BY id", (status,)) if status
-              else conn.execute(query + " ORDER BY id"))
+    cursor = (db.execute(query + " WHERE status = ? ORDER BY id", (status,)) if status
+              else db.execute(query + " ORDER BY id"))
     for row in cursor:
         yield dict(row)
 
@@ -215,21 +239,21 @@ class ImportReport:
         return self.added + self.updated + self.unchanged
 
 
-def _import_row(conn: sqlite3.Connection, email: str, name: str | None, status: str,
+def _import_row(db: Database, email: str, name: str | None, status: str,
                 now: str) -> tuple[str, str | None]:
     """One imported row inside the caller's transaction: (outcome, the status it replaced).
     An active row never revives a reader who said no; a pending one never demotes anybody;
     an unsubscribed, bounced or complained one is honoured, also over an active reader."""
-    existing = get(conn, email)
+    existing = get(db, email)
     if existing is None or status == "active":
-        return _upsert(conn, email, name, status, "import", False, now), None
+        return _upsert(db, email, name, status, "import", False, now), None
     if status == "pending" or existing.status in STICKY:
         return "unchanged", None
-    _set_status(conn, existing.id, status, now)
+    _set_status(db, existing.id, status, now)
     return "updated", existing.status
 
 
-def import_csv(conn: sqlite3.Connection, path: Path) -> ImportReport:
+def import_csv(db: Database, path: Path) -> ImportReport:
     """Import a subscriber CSV (an email column, optionally a name and a status; the exports
     of Mailchimp, Substack, Buttondown and listmonk as they come, see csvimport.py) in ONE
     transaction: a crash or a kill leaves the list as it was. Each rejected row is reported
@@ -260,9 +284,9 @@ def import_csv(conn: sqlite3.Connection, path: Path) -> ImportReport:
     now = utcnow()
     # One transaction for the whole file: 22,000 rows commit in well under a second (WAL), and
     # nothing is ever half imported.
-    with transaction(conn):
+    with db.atomic():
         for row, email in valid:
-            outcome, replaced = _import_row(conn, email, clean_name(row.name), row.status, now)
+            outcome, replaced = _import_row(db, email, clean_name(row.name), row.status, now)
             if outcome.startswith("kept "):
                 kept.append((row.line, email, outcome.removeprefix("kept ")))
                 outcome = "kept"
@@ -273,3 +297,10 @@ def import_csv(conn: sqlite3.Connection, path: Path) -> ImportReport:
             labels.setdefault(row.status, Counter())[row.label] += 1
     return ImportReport(outcomes["added"], outcomes["updated"], outcomes["unchanged"], kept,
                         sorted(rejected), suppressed, by_status, labels, parsed.columns)
+
+
+def seed(db: Database, path: Path | None) -> ImportReport | None:
+    """Import [subscribers] seed_csv once, into an empty list (the bundled sample readers)."""
+    if path is None or db.execute("SELECT 1 FROM subscribers LIMIT 1").fetchone() is not None:
+        return None
+    return import_csv(db, path)

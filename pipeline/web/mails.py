@@ -13,10 +13,10 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from ..config import Config
-from ..delivery.loop import RetryPolicy, deliver_message
+from ..delivery.batch import RetryPolicy, deliver_message
+from ..delivery.transports import open_transport
 from ..errors import PipelineError
 from ..issue.render import environment
-from ..jobs.build import make_transport
 from ..mail.compose import address_header, ascii_address, header_safe, list_id
 from ..models import DeliveryResult, OutgoingMessage, Subscriber
 from ..tokens import reader_ref, reader_token
@@ -101,7 +101,7 @@ def deliver(config: Config, message: OutgoingMessage) -> DeliveryResult:
     policy = RetryPolicy(min(MAIL_ATTEMPTS, config.delivery.max_attempts),
                          config.delivery.retry_backoff_seconds)
     try:
-        transport = make_transport(config)
+        transport = open_transport(config)
         try:
             result = deliver_message(message, message.subscriber_id or 0, transport,
                                      policy).result

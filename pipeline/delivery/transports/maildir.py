@@ -21,9 +21,10 @@ import socket
 import time
 from pathlib import Path
 
+from ...errors import DeliveryError
 from ...fsutil import PRIVATE_DIR, PRIVATE_FILE, make_dirs, storage_error
 from ...models import DeliveryResult, OutgoingMessage
-from ..loop import DeliveryError
+from .base import Transport
 
 ORPHAN_AGE_SECONDS = 36 * 3600  # maildir(5)
 
@@ -76,7 +77,7 @@ def remove_orphans(tmp: Path, host: str, now: float | None = None) -> int:
     return removed
 
 
-class MaildirTransport:
+class MaildirTransport(Transport):
     def __init__(self, root: Path) -> None:
         self.root = root
         self._host = _host()

@@ -9,7 +9,7 @@ the next message's MAIL, RCPT and DATA (`send_and_open`, as Postfix's own client
 message costs one round trip; the next content is only sent after the caller has recorded the
 previous result, and an envelope opened for a message that does not come is abandoned by
 dropping the connection (never by ending DATA, which would deliver an empty message).
-Replies are classified for deliver.deliver_one:
+Replies are classified for batch.deliver_message:
 250 → sent; a 5xx to RCPT → permanent (the address bounced); a 4xx or a dropped connection →
 transient (retried); a 5xx to MAIL or DATA → failed without retry.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ...config import Config
 from ...errors import ConfigError, DeliveryError
 from ...models import DeliveryResult, OutgoingMessage
-from ..loop import ServerUnavailable
+from .base import Capabilities, ServerUnavailable, Transport
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,14 @@ def dot_stuff(data: bytes) -> bytes:
     return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
-class SmtpTransport:
-    """deliver.Transport over one SMTP connection. `connections` tells the pool how many of
-    these to run in parallel (each in its own process, made with `clone`)."""
+class SmtpTransport(Transport):
+    """A Transport over one SMTP connection. It declares how many connections the pool runs
+    in parallel (each in its own process, made with `clone`) and that it opens the next
+    envelope ahead (PIPELINING, when the server offers it)."""
 
     def __init__(self, settings: SmtpSettings, connections: int = 1) -> None:
         self.settings = settings
-        self.connections = connections
+        self.capabilities = Capabilities(connections=connections, opens_ahead=True)
         self._smtp: smtplib.SMTP | None = None
         self._pipelining = False
         self._opened: tuple[str, str] | None = None  # envelope sent ahead, replies unread
