@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test demo bench lint clean-state
 
@@ -26,7 +27,12 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/digest --config examples/config.toml run --now 2026-11-26T08:00:00+00:00
 
-bench: $(STAMP)
+# The benchmarks also need their baselines' tools (sqlite-utils for bench/cli_help.py).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 lint: $(STAMP)

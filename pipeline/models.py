@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 
@@ -56,6 +57,33 @@ class Entry:
             known["published"] = datetime.fromisoformat(known["published"])
         known["tags"] = tuple(known.get("tags") or ())
         return cls(**known)
+
+
+@dataclass(frozen=True)
+class CuratedExcerpt:
+    """One of the editor's excerpt files, read (curation/excerpts.py)."""
+
+
+    path: Path
+    slug: str
+    title: str
+    url: str
+    source: str
+    section: str
+    added: datetime
+    excerpt: str  # plain text of the Markdown body
+    author: str | None = None
+    published: datetime | None = None
+    note: str | None = None
+    tags: tuple[str, ...] = ()
+    order: int | None = None
+    week: str | None = None  # pins the excerpt to one issue
+    image: str | None = None
+    image_alt: str | None = None
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.order if self.order is not None else 10**9, self.added, self.slug)
 
 
 @dataclass(frozen=True)

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import click
 
-from ..jobs.calendar import send_at
-from ..jobs.scheduler import ScheduleLoop, stop_on_signals
-from ..jobs.weekly import approve as approve_week
-from ..jobs.weekly import run_job, scheduled
-from ..weeks import parse_now, parse_week
-from . import (
+from .app import (
     AppContext,
     echo,
     force_resend_option,
     main,
     now_option,
     pass_app,
+    print_build_summary,
+    resolve_week,
     week_option,
     writes_state,
 )
-from .issue_cmds import print_build_summary, resolve_week
+from .signals import stop_on_signals
+
+# The library is imported inside each command: `digest --help` loads none of it.
 
 
 @main.command()
@@ -36,12 +35,15 @@ def run(app: AppContext, week: str | None, now: str | None, dry_run: bool,
     A week whose delivery the archive records (issues/<week>/delivery.json) but the state
     database does not is not sent again: exit 1, unless --force-resend.
     """
+    from ..jobs.weekly import run_job
+    from ..weeks import parse_now
+
     moment = parse_now(now)
     week = resolve_week(app, week, now)
     with stop_on_signals() as stop, app.state(moment) as state:
         outcome = run_job(state, week, dry_run=dry_run, should_stop=stop.is_set,
                           force_resend=force_resend)
-    print_build_summary(app, outcome.build)
+    print_build_summary(outcome.build)
     if outcome.send is None:
         echo(f"  delivery: {outcome.message}")
     else:
@@ -67,6 +69,9 @@ def schedule(app: AppContext) -> None:
     A job missed while it was down runs at once (run_missed_on_start). SIGTERM or SIGINT
     finish the message in flight and exit 0. The state lock is held only while a job runs.
     """
+    from ..jobs.scheduler import ScheduleLoop
+    from ..jobs.weekly import scheduled
+
     config = app.config
     s = config.schedule
     echo(f"digest schedule: {s.mode} mode, {s.weekday} {s.time} {config.newsletter.timezone};"
@@ -82,6 +87,10 @@ def schedule(app: AppContext) -> None:
 @writes_state
 def approve(app: AppContext, week: str) -> None:
     """Approve the built draft of WEEK (e.g. 2026-W48) for sending (approval mode)."""
+    from ..jobs.calendar import send_at
+    from ..jobs.weekly import approve as approve_week
+    from ..weeks import parse_week
+
     parse_week(week)
     config = app.config
     with app.state() as state:

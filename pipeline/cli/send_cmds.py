@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..state import subscribers as subs
-from ..state.handle import State
-from ..weeks import parse_now
-from . import AppContext, echo, force_resend_option, main, pass_app, week_option, writes_state
-from .issue_cmds import resolve_week
+from ..state.statuses import SubscriberStatus
+from .app import (
+    AppContext,
+    echo,
+    force_resend_option,
+    main,
+    pass_app,
+    resolve_week,
+    week_option,
+    writes_state,
+)
+from .signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from ..state.handle import State
+
+# The library is imported inside each command: `digest --help` loads none of it.
 
 
 @main.command()
@@ -36,6 +49,8 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
     the week's delivery than the ledger does (a lost database, an older backup): restore the
     latest backup, or pass --force-resend.
     """
+    from ..weeks import parse_now
+
     week = resolve_week(app, week)
     with app.state(parse_now(None)) as state:
         _send(state, week, to_address, dry_run, resend_failed, force_resend)
@@ -44,7 +59,6 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
 def _send(state: State, week: str, to_address: str | None, dry_run: bool,
           resend_failed: bool, force_resend: bool) -> None:
     from ..delivery.transports import open_transport
-    from ..jobs.scheduler import stop_on_signals
     from ..jobs.send import send, send_plan, send_test_copy
     from .progress import SendProgress
 
@@ -104,6 +118,8 @@ def subscribers_import(app: AppContext, csv_file: Path) -> None:
     never as active. One transaction: an interrupted import changes nothing. Rejected rows are
     listed with their line (the header is line 1).
     """
+    from ..state import subscribers as subs
+
     with app.state() as state:
         report = subs.import_csv(state.db, csv_file)
     echo(f"{csv_file}: {report.added} added, {report.updated} updated, "
@@ -138,6 +154,8 @@ def subscribers_add(app: AppContext, email: str, name: str | None, force: bool) 
     An address that unsubscribed, bounced or complained stays as it is unless --force is
     given: the reader said no, and mailing them again hurts the sender's reputation.
     """
+    from ..state import subscribers as subs
+
     with app.state() as state:
         subscriber, outcome = subs.add(state.db, email, name, revive=force)
     echo(f"{subscriber.email}: {outcome} ({subscriber.status})")
@@ -149,6 +167,8 @@ def subscribers_add(app: AppContext, email: str, name: str | None, force: bool) 
 @writes_state
 def subscribers_remove(app: AppContext, email: str) -> None:
     """Unsubscribe one address (kept on file so no import brings it back)."""
+    from ..state import subscribers as subs
+
     with app.state() as state:
         subscriber = subs.remove(state.db, email)
     echo(f"{subscriber.email}: {subscriber.status}")
@@ -156,10 +176,13 @@ def subscribers_remove(app: AppContext, email: str) -> None:
 
 @subscribers.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON array instead of a table.")
-@click.option("--status", type=click.Choice(subs.STATUSES), help="Only this status.")
+@click.option("--status", type=click.Choice([s.value for s in SubscriberStatus]),
+              help="Only this status.")
 @pass_app
 def subscribers_list(app: AppContext, as_json: bool, status: str | None) -> None:
     """List subscribers (with --json: every field and timestamp, for scripts)."""
+    from ..state import subscribers as subs
+
     with app.state() as state:
         if as_json:
             echo(json.dumps(list(subs.iter_rows(state.db, status)), ensure_ascii=False,

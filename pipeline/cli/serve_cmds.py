@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import AppContext, echo, info, main, pass_app, writes_state
+from .app import AppContext, echo, info, main, pass_app, writes_state
 
 
 @main.command()

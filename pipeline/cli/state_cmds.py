@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import AppContext, echo, main, pass_app
+from .app import AppContext, echo, main, pass_app
 
 
 @main.command()

@@ -4,43 +4,19 @@ description (quoted when there is no --quote), image, site name, author and date
 
 from __future__ import annotations
 
-import json
-import re
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config import Config
-from ..errors import CuratedError, UsageError
+from ..errors import UsageError
 from ..feeds.fetch import user_agent
-from ..fsutil import atomic_write_text
 from ..identity import strip_tracking
 from ..issue.assemble import classify
 from ..models import Entry
-from .excerpts import parse_excerpt
+from .excerpts import write_excerpt
 from .pagemeta import PageMeta, fetch_page_meta
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def slugify(title: str, max_length: int = 60) -> str:
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
-    if len(slug) > max_length:
-        slug = slug[:max_length].rsplit("-", 1)[0]
-    return slug or "excerpt"
-
-
-def _toml_string(value: str) -> str:
-    # A JSON string is a valid TOML basic string once control characters are gone.
-    return json.dumps(_CONTROL.sub(" ", value), ensure_ascii=False)
-
-
-def _quote_block(text: str) -> str:
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "\n>\n".join(f"> {p}" for p in paragraphs)
 
 
 def _section_for(config: Config, title: str, text: str) -> str | None:
@@ -48,15 +24,6 @@ def _section_for(config: Config, title: str, text: str) -> str | None:
                   text=text)
     section_id, _ = classify(probe, config.sections)
     return section_id
-
-
-def _free_path(folder: Path, stem: str) -> Path:
-    path = folder / f"{stem}.md"
-    number = 2
-    while path.exists():
-        path = folder / f"{stem}-{number}.md"
-        number += 1
-    return path
 
 
 def add_excerpt(config: Config, url: str, *, title: str | None = None, quote: str | None = None,
@@ -88,31 +55,9 @@ def add_excerpt(config: Config, url: str, *, title: str | None = None, quote: st
     elif section not in section_ids:
         raise UsageError(f"section {section!r} is not configured",
                          hint=f"valid: {', '.join(section_ids)}")
-
-    lines = ["+++",
-             f"title = {_toml_string(title)}",
-             f"url = {_toml_string(strip_tracking(url))}",
-             f"source = {_toml_string((meta.site_name if meta else None) or host)}"]
-    if meta and meta.author:
-        lines.append(f"author = {_toml_string(meta.author)}")
-    if meta and meta.published:
-        lines.append(f"published = {meta.published.date().isoformat()}")
-    lines.append(f"section = {_toml_string(section)}")
-    if note and note.strip():
-        lines.append(f"note = {_toml_string(' '.join(note.split()))}")
-    if meta and meta.image:
-        lines.append(f"image = {_toml_string(meta.image)}")
-        lines.append(f"image_alt = {_toml_string(title)}")
-    lines.append(f"added = {now.strftime('%Y-%m-%dT%H:%M:%SZ')}")
-    lines += ["+++", _quote_block(body), ""]
-
-    folder = config.curated_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = _free_path(folder, f"{now:%Y-%m-%d}-{slugify(title)}")
-    atomic_write_text(path, "\n".join(lines))
-    try:
-        parse_excerpt(path, set(section_ids))
-    except CuratedError:
-        path.unlink(missing_ok=True)
-        raise
-    return path
+    return write_excerpt(
+        config.curated_dir, set(section_ids), title=title, url=strip_tracking(url),
+        source=(meta.site_name if meta else None) or host, section=section, quote=body,
+        added=now, author=meta.author if meta else None,
+        published=meta.published.date() if meta and meta.published else None, note=note,
+        image=meta.image if meta else None, image_alt=title)

@@ -1,19 +1,23 @@
 """The editor's excerpts: curated/*.md, each a TOML front-matter block between `+++` lines and a
 Markdown body (the quotation). Files named README.md or starting with `_` are not excerpts;
-`curated/_intros/<week>.md` holds the editor's optional intro for that week."""
+`curated/_intros/<week>.md` holds the editor's optional intro for that week. The format is
+read (`parse_excerpt`) and written (`write_excerpt`) here, so the two cannot drift apart."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
-from dataclasses import dataclass
+import unicodedata
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
 from ..errors import CuratedError, UsageError
+from ..fsutil import atomic_write_text
 from ..htmltext import defuse_script_urls, plain_text, sanitize_html, strip_markup
+from ..models import CuratedExcerpt
 from ..safetext import clean_text
 from ..weeks import parse_week
 
@@ -23,30 +27,6 @@ KNOWN = {"title", "url", "source", "author", "published", "section", "note", "ta
          "order", "week", "image", "image_alt"}
 
 _markdown = MarkdownIt("commonmark", {"html": False})
-
-
-@dataclass(frozen=True)
-class CuratedExcerpt:
-    path: Path
-    slug: str
-    title: str
-    url: str
-    source: str
-    section: str
-    added: datetime
-    excerpt: str  # plain text of the Markdown body
-    author: str | None = None
-    published: datetime | None = None
-    note: str | None = None
-    tags: tuple[str, ...] = ()
-    order: int | None = None
-    week: str | None = None  # pins the excerpt to one issue
-    image: str | None = None
-    image_alt: str | None = None
-
-    @property
-    def sort_key(self) -> tuple:
-        return (self.order if self.order is not None else 10**9, self.added, self.slug)
 
 
 def markdown_text(source: str) -> str:
@@ -222,3 +202,66 @@ def load_intro(folder: Path, week: str) -> str | None:
         return None
     text = markdown_text(_read_utf8(path))
     return text or None
+
+
+# --------------------------------------------------------------------------- writing
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def slugify(title: str, max_length: int = 60) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0]
+    return slug or "excerpt"
+
+
+def _toml_string(value: str) -> str:
+    # A JSON string is a valid TOML basic string once control characters are gone.
+    return json.dumps(_CONTROL.sub(" ", value), ensure_ascii=False)
+
+
+def _quote_block(text: str) -> str:
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "\n>\n".join(f"> {p}" for p in paragraphs)
+
+
+def _free_path(folder: Path, stem: str) -> Path:
+    path = folder / f"{stem}.md"
+    number = 2
+    while path.exists():
+        path = folder / f"{stem}-{number}.md"
+        number += 1
+    return path
+
+
+def write_excerpt(folder: Path, section_ids: set[str], *, title: str, url: str, source: str,
+                  section: str, quote: str, added: datetime, author: str | None = None,
+                  published: date | None = None, note: str | None = None,
+                  image: str | None = None, image_alt: str | None = None) -> Path:
+    """Write a new excerpt file, folder/<date>-<slug>.md (never over another one), and return
+    its path. It is read back at once: a file this writes is a file `parse_excerpt` takes."""
+    lines = [FENCE, f"title = {_toml_string(title)}", f"url = {_toml_string(url)}",
+             f"source = {_toml_string(source)}"]
+    if author:
+        lines.append(f"author = {_toml_string(author)}")
+    if published:
+        lines.append(f"published = {published.isoformat()}")
+    lines.append(f"section = {_toml_string(section)}")
+    if note and note.strip():
+        lines.append(f"note = {_toml_string(' '.join(note.split()))}")
+    if image:
+        lines.append(f"image = {_toml_string(image)}")
+        lines.append(f"image_alt = {_toml_string(image_alt or title)}")
+    lines.append(f"added = {added.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    lines += [FENCE, _quote_block(quote), ""]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _free_path(folder, f"{added.astimezone(UTC):%Y-%m-%d}-{slugify(title)}")
+    atomic_write_text(path, "\n".join(lines))
+    try:
+        parse_excerpt(path, section_ids)
+    except CuratedError:
+        path.unlink(missing_ok=True)
+        raise
+    return path

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from .. import __version__
 from ..config import Config, FeedConfig
 from ..models import FetchResult
 from . import http as httpget
@@ -63,8 +64,6 @@ class FetchFailed(Exception):
 
 
 def user_agent(config: Config) -> str:
-    from .. import __version__
-
     return f"PMCareerDigest/{__version__} (+{config.newsletter.base_url})"
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..config import UNMATCHED_SECTION_ID, Config, SectionConfig
-from ..curation.excerpts import CuratedExcerpt
 from ..htmltext import clip
 from ..identity import (
     TitleIndex,
@@ -20,7 +19,7 @@ from ..identity import (
     item_id,
     title_tokens,
 )
-from ..models import Entry, Issue, Item, Section
+from ..models import CuratedExcerpt, Entry, Issue, Item, Section
 from ..weeks import week_day
 
 ALSO_ID = UNMATCHED_SECTION_ID

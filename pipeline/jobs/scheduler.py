@@ -9,10 +9,7 @@ instant (capped, so a suspended machine catches up).
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from threading import Event
 
@@ -161,26 +158,3 @@ class ScheduleLoop:
         self._scheduler.clear()
         log.info("schedule stopped")
         return self.jobs_run
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[Event]:
-    """An Event set by SIGTERM or SIGINT (the message in flight finishes, then we stop
-    cleanly). The previous handlers come back on exit; off the main thread, signals stay
-    as they are."""
-    stop = Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum: int, _frame) -> None:
-        log.warning("%s received: finishing the message in flight, then stopping",
-                    signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

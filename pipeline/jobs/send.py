@@ -19,7 +19,7 @@ from ..models import Outcome, Subscriber
 from ..state import issues, ledger, subscribers
 from ..state.db import Database
 from ..state.handle import State
-from ..state.issues import IssueStatus
+from ..state.statuses import IssueStatus
 from . import guard
 from .build import load_rendered
 

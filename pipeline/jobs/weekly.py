@@ -24,7 +24,7 @@ from ..delivery.transports import open_transport
 from ..errors import CheckFailed, PipelineError, UsageError
 from ..state import issues, ledger, subscribers
 from ..state.handle import State
-from ..state.issues import IssueStatus
+from ..state.statuses import IssueStatus
 from ..weeks import parse_week
 from . import guard
 from .build import BuildResult, archived_result, build, check_built

@@ -12,20 +12,12 @@ operations only record it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 
 from ..models import Issue
 from ..weeks import utcnow
 from . import published
 from .db import Database
-
-
-class IssueStatus(StrEnum):
-    BUILT = "built"  # a draft
-    APPROVED = "approved"  # approval mode: the editor said yes
-    SENDING = "sending"  # delivery started and is not complete
-    SENT = "sent"  # every queued reader got it
-    SKIPPED = "skipped"  # too few new items, or not approved in time
+from .statuses import IssueStatus
 
 
 def status(db: Database, week: str) -> IssueStatus | None:

@@ -10,22 +10,13 @@ journal folded in twice changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from enum import StrEnum
 
 from ..models import Outcome, Subscriber
 from ..weeks import utcnow
-from . import subscribers
 from .db import Database
+from .statuses import DeliveryStatus
 
 ROW_BATCH = 500  # ledger rows read per query
-
-
-class DeliveryStatus(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"  # handed to a transport; its outcome not recorded yet
-    SENT = "sent"
-    FAILED = "failed"
-    BOUNCED = "bounced"  # a 5xx to RCPT: the reader is never mailed again
 
 
 def outcome_status(outcome: Outcome) -> DeliveryStatus:
@@ -145,8 +136,9 @@ def _apply(db: Database, issue_id: str, outcomes: Iterable[Outcome], now: str) -
         error = None if r.ok or not r.detail else r.detail[:500]
         cursor = db.execute(_UPDATE, (status, o.tries, r.code, error, o.message_id, now,
                                       issue_id, o.subscriber_id))
-        if status == DeliveryStatus.BOUNCED and cursor.rowcount:
-            subscribers.mark_bounced(db, o.subscriber_id, now)
+        if status == DeliveryStatus.BOUNCED and cursor.rowcount:  # never mailed again
+            db.execute("UPDATE subscribers SET status = 'bounced', updated_at = ?"
+                       " WHERE id = ? AND status = 'active'", (now, o.subscriber_id))
 
 
 def record(db: Database, issue_id: str, outcome: Outcome) -> None:

@@ -11,7 +11,6 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,7 @@ from ..tokens import reader_ref
 from ..weeks import utcnow
 from .csvimport import CsvRow, parse_export
 from .db import Database
-
-
-class SubscriberStatus(StrEnum):
-    PENDING = "pending"  # signed up on the web, not confirmed yet
-    ACTIVE = "active"
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
-    COMPLAINED = "complained"
-
+from .statuses import SubscriberStatus
 
 STATUSES = tuple(s.value for s in SubscriberStatus)
 # An import never brings these back: the reader or their server said no.
@@ -119,13 +110,6 @@ def _set_status(db: Database, subscriber_id: int, status: str, now: str) -> bool
         " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
         " WHERE id = ? AND status != ?", (status, now, status, now, subscriber_id, status))
     return cursor.rowcount > 0
-
-
-def mark_bounced(db: Database, subscriber_id: int, now: str) -> bool:
-    """A 5xx to RCPT in a send: an active reader is never mailed again (called inside the
-    ledger's transaction). True if the status changed."""
-    return db.execute("UPDATE subscribers SET status = 'bounced', updated_at = ?"
-                      " WHERE id = ? AND status = 'active'", (now, subscriber_id)).rowcount > 0
 
 
 def remove(db: Database, email: str) -> Subscriber:
