@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test demo bench lint clean-state
+.PHONY: run test test-fast demo bench lint clean-state
 
 # Create the virtual environment and install the project (with its test extra) when
 # pyproject.toml changed since the last install.
@@ -23,6 +23,12 @@ test: $(STAMP)
 		npm install --no-audit --no-fund --silent >/dev/null || echo "npm install failed: mjml validation tests will skip"; fi
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/python -m pytest -q
+
+# The quick loop while working: everything but the slow suites (processes, crashes and kills,
+# full disks, deadlines, corpora, Chromium, Postfix, SpamAssassin). `make test` runs them all.
+test-fast: $(STAMP)
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/python -m pytest -q -m "not slow and not chromium and not postfix"
 
 demo: $(STAMP)
 	$(BIN)/digest --config examples/config.toml run --now 2026-11-26T08:00:00+00:00

@@ -41,6 +41,7 @@ def _yields(path: Path) -> bool:
         return False
 
 
+@pytest.mark.slow  # the whole feed corpus
 def test_at_least_53_of_the_57_documents_yield_items():
     assert len(CORPUS) == 57
     ours = [p.name for p in CORPUS if _yields(p)]

@@ -35,6 +35,7 @@ def modes(root: Path) -> dict[str, int]:
     return found
 
 
+@pytest.mark.slow  # a whole run in a subprocess per umask
 @pytest.mark.parametrize("umask", [0o077, 0o000], ids=["umask-077", "umask-000"])
 def test_public_archive_and_private_state_whatever_the_umask(tmp_path, smtp_server, umask):
     news = make_newsletter(tmp_path / "news")

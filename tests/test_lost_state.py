@@ -42,6 +42,7 @@ def _record(news, week: str = PINNED_WEEK) -> dict:
     return json.loads((news.issues / week / "delivery.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow  # whole runs in subprocesses
 @pytest.mark.parametrize("how", ["deleted", "emptied"])
 def test_a_lost_database_never_sends_the_week_again(newsletter, cli, how):
     config = ("--config", newsletter.config_path)

@@ -25,6 +25,8 @@ import pytest
 
 from .conftest import PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
 
+pytestmark = pytest.mark.slow  # full disks (tmpfs), locked and damaged databases, subprocesses
+
 READERS = [f"reader{i}@example.com" for i in range(6)]
 
 

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from pipeline.jobs.weekly import run_job, scheduled
 from pipeline.state.db import Database
 from pipeline.state.handle import State
@@ -26,6 +28,7 @@ def add_readers(news, count: int) -> None:
     conn.close()
 
 
+@pytest.mark.slow  # a scheduler process and a signal
 def test_schedule_runs_a_missed_job_at_once_then_stops_cleanly_on_sigterm(tmp_path):
     today = datetime.now(ZoneInfo("America/New_York")).strftime("%A").lower()
     # Due at 00:00 today in New York: always already due, so it runs at start.
@@ -80,6 +83,7 @@ def test_a_stop_request_finishes_the_message_in_flight_and_the_next_run_resumes(
     assert sorted(recipients) == [f"reader{i}@example.com" for i in range(5)]
 
 
+@pytest.mark.slow  # a scheduler process and a signal
 def test_sigint_mid_send_finishes_in_flight_and_exits_cleanly(tmp_path):
     """A real `digest run` over SMTP; the server holds the first message until the test has
     sent SIGINT, so the signal surely lands mid-send."""

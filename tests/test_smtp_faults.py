@@ -144,6 +144,7 @@ def send(news, *args: str):
 
 @pytest.mark.parametrize(("pipelining", "connections"), [(True, 3), (False, 1)],
                          ids=["pipelining-3-workers", "no-pipelining-in-process"])
+@pytest.mark.slow  # retries with backoff against a faulty server
 def test_faults_are_retried_bounces_are_not(tmp_path, pipelining, connections):
     h = handler = FaultHandler(pipelining=pipelining,
                            bounce={"reader3@example.com", "reader17@example.com"},
@@ -183,6 +184,7 @@ def test_faults_are_retried_bounces_are_not(tmp_path, pipelining, connections):
     assert len(h.rcpts) == asked  # nobody was asked for again, bounced addresses included
 
 
+@pytest.mark.slow  # retries with backoff
 def test_persistent_4xx_fails_then_resend_failed(tmp_path):
     h = handler = FaultHandler(always_busy={"reader2@example.com"})
     with FaultServer(handler) as server:
@@ -204,6 +206,7 @@ def test_persistent_4xx_fails_then_resend_failed(tmp_path):
     assert sorted(a for a, _ in h.accepted).count("reader2@example.com") == 1
 
 
+@pytest.mark.slow  # retries against a closed port
 def test_unreachable_server_exits_1_and_the_ledger_resumes(tmp_path):
     port = free_port()  # nothing listens here yet
     news = smtp_newsletter(tmp_path / "news", port, 12, max_attempts=2)

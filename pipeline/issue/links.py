@@ -128,7 +128,7 @@ class LinkStatus:
 
 def probe(url: str, timeout: float) -> LinkStatus:
     """HEAD, then GET when the server refuses HEAD (many do, with 403/405/501)."""
-    import httpx
+    import httpx  # heavy (~0.1 s): only `digest check --links` needs it
 
     headers = {"User-Agent": "pm-career-digest-linkcheck/0.1"}
     try:

@@ -221,7 +221,7 @@ def _page_websocket(process: subprocess.Popen, profile: Path, timeout: float) ->
     else:
         raise PreviewError("Chromium did not open its DevTools port in time")
     port = port_file.read_text().splitlines()[0].strip()
-    import httpx
+    import httpx  # heavy (~0.1 s): only the screenshots need it
 
     targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=timeout).json()
     page = next(t for t in targets if t.get("type") == "page")
@@ -259,7 +259,7 @@ def screenshot_html(html_body: str, folder: Path, widths: tuple[int, ...] = WIDT
     shots: list[Shot] = []
     profile = Path(tempfile.mkdtemp(prefix="digest-chromium-"))
     try:
-        from websockets.sync.client import connect
+        from websockets.sync.client import connect  # only the screenshots need it
 
         process, ws_url = _start_chromium(profile, timeout)
         try:

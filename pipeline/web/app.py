@@ -107,7 +107,7 @@ class RedactTokens(logging.Filter):
 
 def serve(config: Config, host: str, port: int) -> None:
     """Run the application on uvicorn until interrupted."""
-    import uvicorn
+    import uvicorn  # heavy: only `digest serve` runs a server
 
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,
