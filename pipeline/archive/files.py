@@ -2,7 +2,7 @@
 
 Content files (issue.json, email.mjml, email.html, email.txt) depend only on the inputs and
 `--now`, so a rebuild is byte-identical; report.json may carry timings; delivery.json is the
-archive's record of the week's delivery (sendrecord.py). Every file is public: 0644 in 0755
+archive's record of the week's delivery (record.py). Every file is public: 0644 in 0755
 folders, whatever the umask (fsutil).
 """
 
@@ -21,7 +21,7 @@ from ..models import Issue, RenderedIssue
 log = logging.getLogger("pipeline.archive")
 
 CONTENT_FILES = ("issue.json", "email.mjml", "email.html", "email.txt")
-RECORD_FILE = "delivery.json"  # the week's delivery record (sendrecord.py)
+RECORD_FILE = "delivery.json"  # the week's delivery record (record.py)
 
 
 def issue_dir(archive_dir: Path, week: str) -> Path:

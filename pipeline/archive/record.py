@@ -33,7 +33,7 @@ log = logging.getLogger("pipeline.sendrecord")
 @dataclass(frozen=True)
 class SendRecord:
     week: str
-    started_at: str | None  # None: derived from an older report.json (see archive.py)
+    started_at: str | None  # None: derived from an older report.json (see files.py)
     updated_at: str | None
     ended_at: str | None  # None while a send runs, or when it was killed
     sent: int  # messages accepted so far, as the ledger counted them
@@ -127,7 +127,7 @@ class Recorder:
         self._written = time.monotonic()
 
     def first(self, on_start: Callable[[int], None] | None) -> Callable[[int], None]:
-        """deliver.send_issue's `on_start` (called once the rows are queued, before the first
+        """loop.send_issue's `on_start` (called once the rows are queued, before the first
         message is handed out): record the start, then call `on_start`."""
         def hook(total: int) -> None:
             self.start()
@@ -137,7 +137,7 @@ class Recorder:
 
     def then(self, on_progress: Callable[[DeliveryResult], None] | None
              ) -> Callable[[DeliveryResult], None]:
-        """deliver.send_issue's `on_progress`: keep the record current, then `on_progress`."""
+        """loop.send_issue's `on_progress`: keep the record current, then `on_progress`."""
         def hook(result: DeliveryResult) -> None:
             self.progress(result)
             if on_progress is not None:

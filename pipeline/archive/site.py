@@ -27,7 +27,7 @@ from ..issue.render import environment, render_issue
 from ..mail.compose import public_version, web_url
 from ..models import Issue
 from . import files as archive
-from . import record as sendrecord
+from . import record
 
 WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,9 +64,9 @@ def sent_issues(config: Config, sent_in_state: Mapping[str, str | None]) -> list
     return sorted(result, key=lambda s: s.id, reverse=True)
 
 
-def _archived_record(config: Config, week: str) -> sendrecord.SendRecord | None:
+def _archived_record(config: Config, week: str) -> record.SendRecord | None:
     try:
-        return sendrecord.load(config.archive_dir, week)
+        return record.load(config.archive_dir, week)
     except ArchiveError:
         return None  # damaged: the issue stays out of the public archive until mended
 

@@ -129,7 +129,7 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 def writes_state(command):
-    """Hold the state lock (pipeline/lock.py) for the whole command; place it under @pass_app.
+    """Hold the state lock (state/lock.py) for the whole command; place it under @pass_app.
     A second state-writing invocation exits 75 naming the process that holds the lock."""
     @functools.wraps(command)
     def wrapper(app: AppContext, *args, **kwargs):

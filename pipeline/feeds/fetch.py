@@ -1,7 +1,7 @@
 """Fetch stage: bytes for every configured feed, from http(s) or a local path.
 
 All feeds are fetched at once by a bounded pool of threads (`[fetch] concurrency`), each request
-on its own connection (one shared TLS context) made by `httpget` on the standard library's
+on its own connection (one shared TLS context) made by `httpget` (http.py) on the standard library's
 http.client: with a hundred feeds at once the cost is the Python work per request, and httpx's
 layers cost several times more than http.client's (bench/fetch.py measured httpx's pooled,
 per-feed and asyncio variants before this). Each fetch has its own time limit
@@ -34,7 +34,7 @@ from urllib.parse import urljoin, urlsplit
 from .. import __version__
 from ..config import Config, FeedConfig
 from ..models import FetchResult
-from . import http as httpget
+from . import http as httpget  # feeds/http.py (the name `http` is the standard library's here)
 
 MAX_REDIRECTS = 5
 REDIRECT_CODES = {301, 302, 303, 307, 308}

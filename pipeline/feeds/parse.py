@@ -2,15 +2,15 @@
 
 RSS 0.9x/1.0/2.0 and Atom go through feedparser, JSON Feed 1.0/1.1 through `json` (feedparser 6
 cannot read it). feedparser runs with its own sanitiser and relative-URI rewriting switched off:
-every HTML fragment is sanitised by nh3 (content.py) against the email allow-list before anything
+every HTML fragment is sanitised by nh3 (htmltext.py) against the email allow-list before anything
 else sees it, resolving relative URLs against the xml:base feedparser reports for that fragment.
 Doing that work once instead of twice is what keeps a whole build close to a bare
 feedparser.parse of the same bytes (bench/build.py).
 
 A document feedparser cannot read, or reads truncated, is repaired and read again
-(feedrepair.py); one that is still not a feed (an HTML page, an empty body, a download cut
+(repair.py); one that is still not a feed (an HTML page, an empty body, a download cut
 before its first item, JSON nested too deeply) raises ParseError with the reason. Items become
-Entries in feeditems.py: dates feedparser misreads without warning are re-read, and a date in
+Entries in items.py: dates feedparser misreads without warning are re-read, and a date in
 the future or far in the past is dropped: the orchestrator then dates the entry by when it was
 first seen (`Entry.dated` is False).
 """
@@ -28,7 +28,7 @@ import feedparser
 from ..errors import ParseError
 from ..models import FetchResult
 from ..safetext import without_credentials
-from . import repair as feedrepair
+from . import repair
 from .items import EntryBuilder, ParsedFeed
 
 # Bump when a change here changes the entries made from the same bytes: entries stored for a
@@ -43,7 +43,7 @@ def parse_document(result: FetchResult, excerpt_words: int = 60,
                    now: datetime | None = None) -> ParsedFeed:
     """The entries of one fetched feed, or ParseError saying why it is not a feed."""
     now = now or datetime.now(UTC)
-    start = feedrepair.document_start(result.body)
+    start = repair.document_start(result.body)
     if not start:
         raise ParseError("not a feed: empty body")
     if start[:1] in ("{", "["):
@@ -52,8 +52,8 @@ def parse_document(result: FetchResult, excerpt_words: int = 60,
     base = without_credentials(result.final_url)
     headers = {k.lower(): v for k, v in result.headers.items()}
     headers["content-location"] = without_credentials(headers.get("content-location") or base)
-    body, notes = feedrepair.defuse_doctype(result.body), []
-    recoded = feedrepair.fix_encoding(body, headers.get("content-type"))
+    body, notes = repair.defuse_doctype(result.body), []
+    recoded = repair.fix_encoding(body, headers.get("content-type"))
     if recoded is not None:
         body, headers["content-type"] = recoded.body, recoded.content_type
         notes.append(recoded.note)
@@ -113,7 +113,7 @@ def _feedparser(body: bytes, headers: dict[str, str]) -> tuple[Any, str | None]:
 
 def _repaired(body: bytes, headers: dict[str, str]) -> tuple[Any, list[str]] | None:
     """feedparser's reading of the repaired document, when that has items."""
-    repaired = feedrepair.repair_xml(body, headers.get("content-type"))
+    repaired = repair.repair_xml(body, headers.get("content-type"))
     if repaired is None or not repaired.fixes:
         return None
     parsed, _ = _feedparser(repaired.body, {
@@ -179,8 +179,8 @@ def _alternate_hint(body: bytes, result: FetchResult) -> str:
 
 def parse_json_feed(result: FetchResult, excerpt_words: int = 60,
                     now: datetime | None = None) -> ParsedFeed:
-    text, encoding_note = feedrepair.json_text(result.body)
-    data, partial_note = feedrepair.load_json(text)
+    text, encoding_note = repair.json_text(result.body)
+    data, partial_note = repair.load_json(text)
     version = data.get("version") if isinstance(data, dict) else None
     if not isinstance(version, str) or "jsonfeed.org/version/" not in version:
         raise ParseError("not a feed: JSON without a jsonfeed.org version")

@@ -29,7 +29,7 @@ SECRET_ENV = "DIGEST_SECRET"
 KEY_FILE = "secret.key"
 MIN_KEY_BYTES = 32
 MAKE_KEY = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
-# report.json statuses of a week whose delivery started (weekly.py and report.complete).
+# report.json statuses of a week whose delivery started (jobs/weekly.py, jobs/report.py).
 SENT_STATUSES = ("sent", "partial")
 
 
@@ -114,7 +114,7 @@ def delivered_evidence(config: Config, ledger_sent: Callable[[], int] | None = N
 
 
 def sent_weeks(archive_dir: Path) -> list[str]:
-    """Weeks whose delivery started: a delivery record (sendrecord.py, written before the
+    """Weeks whose delivery started: a delivery record (archive/record.py, written before the
     first message, also by a bare `digest send`), or a report.json that says so (an
     unreadable report is skipped)."""
     weeks = {path.parent.name for path in archive_dir.glob(f"*/{RECORD_FILE}")}

@@ -122,7 +122,7 @@ def remove(db: Database, email: str) -> Subscriber:
 
 
 # --------------------------------------------------------------------------- by ref
-# Links name a reader by `ref` (tokens.reader_ref of the address; store migration 3), never by
+# Links name a reader by `ref` (tokens.reader_ref of the address; migration 3), never by
 # row id. The stamp a link may carry is the reader's `status_stamp` when the link was made: it
 # is random and renewed by every change of status, so such a link acts only if nothing
 # happened since (even within the same second, even in a recreated database).
