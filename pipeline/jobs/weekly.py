@@ -203,10 +203,7 @@ def _built(state: State, week: str, plan: WeekPlan, notify: bool) -> BuildResult
         return build(state, week, rollover_config(state, week))
     except PipelineError as exc:
         if notify:
-            hint = f" ({exc.hint})" if exc.hint else ""
-            send_to_editor(state.config, RunReport(week, status=RunStatus.NOT_SENT,
-                                                   message=f"not built: {exc.message}{hint}"),
-                           state.now)
+            _tell_editor(state, week, "not built", exc)
         raise
 
 
@@ -243,11 +240,15 @@ def _check_state(state: State, week: str, force_resend: bool, notify: bool) -> N
         guard.check(state, week, force_resend, command="run")
     except PipelineError as exc:
         if notify:
-            hint = f" ({exc.hint})" if exc.hint else ""
-            send_to_editor(state.config, RunReport(week, status=RunStatus.NOT_SENT,
-                                                   message=f"not sent: {exc.message}{hint}"),
-                           state.now)
+            _tell_editor(state, week, "not sent", exc)
         raise
+
+
+def _tell_editor(state: State, week: str, what: str, exc: PipelineError) -> None:
+    """The editor's report of a job stopped before its report.json (`what`: not built…)."""
+    hint = f" ({exc.hint})" if exc.hint else ""
+    send_to_editor(state.config, RunReport(week, status=RunStatus.NOT_SENT,
+                                           message=f"{what}: {exc.message}{hint}"), state.now)
 
 
 def _finish(state: State, week: str, result: BuildResult, status: RunStatus, message: str,
