@@ -92,8 +92,10 @@ helo = "bench.example.com"
 
 def set_list(config_path: Path, size: int) -> None:
     """Exactly `size` active subscribers, an empty ledger and the issue not sent yet (a sent
-    issue queues nobody new)."""
+    issue queues nobody new; the archive's delivery record goes too, or the send would stop
+    as after a lost database)."""
     config = load_config(config_path)
+    (config.archive_dir / WEEK / "delivery.json").unlink(missing_ok=True)
     conn = Database.open(config.db_path)
     conn.execute("BEGIN")
     conn.execute("DELETE FROM deliveries")
