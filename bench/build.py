@@ -20,11 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 import feedparser  # noqa: E402
 
-from pipeline.assemble import assemble  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
+from pipeline.feeds.parse import parse_document  # noqa: E402
+from pipeline.issue.assemble import assemble  # noqa: E402
+from pipeline.issue.render import render_issue  # noqa: E402
 from pipeline.models import FetchResult  # noqa: E402
-from pipeline.parse import parse_document  # noqa: E402
-from pipeline.render import render_issue  # noqa: E402
 
 FEEDS = ROOT / "tests" / "fixtures" / "feeds" / "real"
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

@@ -86,7 +86,7 @@ def sequential(urls: list[str]) -> tuple[float, float, float]:
 
 def main() -> None:
     from pipeline.config import load_config
-    from pipeline.fetch import fetch_all
+    from pipeline.feeds.fetch import fetch_all
 
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(LATENCY)],
                               stdout=subprocess.PIPE, text=True)

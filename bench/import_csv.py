@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.store import open_db  # noqa: E402
-from pipeline.subscribers import import_csv  # noqa: E402
+from pipeline.state.db import Database  # noqa: E402
+from pipeline.state.subscribers import import_csv  # noqa: E402
 
 ROWS = 22_000
 
@@ -36,7 +36,7 @@ def write_export(path: Path) -> None:
 
 
 def bare_load(db: Path, source: Path) -> None:
-    conn = open_db(db)
+    conn = Database.open(db)
     with source.open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))[1:]
     conn.execute("BEGIN IMMEDIATE")
@@ -48,7 +48,7 @@ def bare_load(db: Path, source: Path) -> None:
 
 
 def our_import(db: Path, source: Path) -> None:
-    conn = open_db(db)
+    conn = Database.open(db)
     report = import_csv(conn, source)
     conn.close()
     assert report.added == ROWS, report

@@ -19,9 +19,9 @@ sys.path.insert(0, str(ROOT))
 
 from mjml import mjml2html  # noqa: E402
 
-from pipeline.compose import make_composer  # noqa: E402
+from pipeline.issue.render import render_issue  # noqa: E402
+from pipeline.mail.compose import make_composer  # noqa: E402
 from pipeline.models import Subscriber  # noqa: E402
-from pipeline.render import render_issue  # noqa: E402
 from tests.conftest import make_newsletter  # noqa: E402
 from tests.golden.sample import sample_issue  # noqa: E402
 

@@ -29,11 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.compose import make_composer  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
+from pipeline.jobs.build import build, load_rendered  # noqa: E402
+from pipeline.mail.compose import make_composer  # noqa: E402
 from pipeline.models import Subscriber  # noqa: E402
-from pipeline.run import build, load_rendered  # noqa: E402
-from pipeline.store import open_db  # noqa: E402
+from pipeline.state.db import Database  # noqa: E402
+from pipeline.state.handle import State  # noqa: E402
+from pipeline.tokens import reader_ref  # noqa: E402
 
 WEEK = "2026-W48"
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -83,24 +85,28 @@ helo = "bench.example.com"
 """
     config_path = root / "config.toml"
     config_path.write_text(text, encoding="utf-8")
-    build(load_config(config_path), WEEK, NOW)
+    with State(load_config(config_path), NOW) as state:
+        build(state, WEEK)
     return config_path
 
 
 def set_list(config_path: Path, size: int) -> None:
     """Exactly `size` active subscribers, an empty ledger and the issue not sent yet (a sent
-    issue queues nobody new)."""
+    issue queues nobody new; the archive's delivery record goes too, or the send would stop
+    as after a lost database)."""
     config = load_config(config_path)
-    conn = open_db(config.db_path)
+    (config.archive_dir / WEEK / "delivery.json").unlink(missing_ok=True)
+    conn = Database.open(config.db_path)
     conn.execute("BEGIN")
     conn.execute("DELETE FROM deliveries")
     conn.execute("UPDATE issues SET status = 'built', sent_at = NULL")
     conn.execute("DELETE FROM subscribers WHERE id > ?", (size,))
     have = conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
     conn.executemany(
-        "INSERT INTO subscribers (email, name, status, created_at, updated_at)"
-        " VALUES (?, ?, 'active', '2026-01-01', '2026-01-01')",
-        ((f"reader{i}@example.com", f"Reader {i}") for i in range(have, size)))
+        "INSERT INTO subscribers (email, ref, name, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'active', '2026-01-01', '2026-01-01')",
+        ((f"reader{i}@example.com", reader_ref(f"reader{i}@example.com"), f"Reader {i}")
+         for i in range(have, size)))
     conn.execute("COMMIT")
     conn.close()
 

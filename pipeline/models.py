@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 
@@ -56,6 +57,33 @@ class Entry:
             known["published"] = datetime.fromisoformat(known["published"])
         known["tags"] = tuple(known.get("tags") or ())
         return cls(**known)
+
+
+@dataclass(frozen=True)
+class CuratedExcerpt:
+    """One of the editor's excerpt files, read (curation/excerpts.py)."""
+
+
+    path: Path
+    slug: str
+    title: str
+    url: str
+    source: str
+    section: str
+    added: datetime
+    excerpt: str  # plain text of the Markdown body
+    author: str | None = None
+    published: datetime | None = None
+    note: str | None = None
+    tags: tuple[str, ...] = ()
+    order: int | None = None
+    week: str | None = None  # pins the excerpt to one issue
+    image: str | None = None
+    image_alt: str | None = None
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.order if self.order is not None else 10**9, self.added, self.slug)
 
 
 @dataclass(frozen=True)
@@ -198,3 +226,17 @@ class DeliveryResult:
     code: int | None = None  # SMTP reply code when there is one
     detail: str = ""
     permanent: bool = False  # a 5xx to RCPT: the address bounced; never retry
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one ledger row: the last result, how many tries it took, and whether
+    the send must stop (`fatal`: the server is unreachable). Delivery makes it, the ledger
+    (state/ledger.py) and the workers' journals record it."""
+
+    subscriber_id: int
+    message_id: str | None
+    result: DeliveryResult
+    tries: int
+    fatal: str | None = None
+    hint: str | None = None

@@ -4,7 +4,7 @@ the web forms (CSRF).
 A reader is named by `reader_ref(address)`, a keyless digest of the address, never by a
 database row id: a link made before the database was recreated or restored from an older
 backup still acts on the address it was made for, and on nobody else. Tokens are signed with
-the current key and verified against every key still accepted (keys.py: rotation).
+the current key and verified against every key still accepted (state/keys.py: rotation).
 """
 
 from __future__ import annotations

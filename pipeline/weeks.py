@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from .config import WEEKDAYS
@@ -54,3 +54,8 @@ def parse_now(text: str | None) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo("UTC"))
     return moment
+
+
+def utcnow() -> str:
+    """The wall clock in UTC, to the second, as stored in the database and delivery.json."""
+    return datetime.now(tz=UTC).isoformat(timespec="seconds")

@@ -9,7 +9,8 @@ from threading import Event
 
 import pytest
 
-from pipeline.scheduler import ScheduleLoop
+from pipeline.jobs.scheduler import ScheduleLoop
+from pipeline.jobs.weekly import scheduled
 from tests.conftest import make_newsletter
 
 APPROVAL = """
@@ -98,14 +99,15 @@ def test_scheduler_never_sends_an_unapproved_draft(tmp_path):
     """The loop with an injected clock: draft at build time, skip at send time."""
     news = make_newsletter(tmp_path / "news", extra=APPROVAL)
     config = news.config()
-    from pipeline.run import db
-    from pipeline.subscribers import add
+    from pipeline.state.db import Database
+    from pipeline.state.subscribers import add
 
-    conn = db(config)
+    conn = Database.open(config.db_path)
     add(conn, "ada@example.com", None)
     conn.close()
     clock = [datetime(2026, 11, 22, 11, 0, tzinfo=UTC)]  # Sunday 06:00 New York
-    loop = ScheduleLoop(config, Event(), clock=lambda: clock[0])
+    stop = Event()
+    loop = ScheduleLoop(config, stop, scheduled(config, stop), clock=lambda: clock[0])
     assert loop.tick().action == "wait"
     clock[0] = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # Sunday 07:00: the draft is due
     assert loop.tick().action == "build"

@@ -31,6 +31,8 @@ from .conftest import (
 from .test_smtp_faults import FaultHandler, FaultServer, smtp_newsletter
 from .test_web_support import web_newsletter
 
+pytestmark = pytest.mark.slow  # backups, restores and `digest serve` in subprocesses
+
 NEXT_WEEK, NEXT_NOW = "2026-W49", "2026-12-03T08:00:00+00:00"
 DIGEST = str(Path(sys.executable).parent / "digest")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.fsutil import dumps_json
+from pipeline.issue.render import BUNDLED_TEMPLATES
 from pipeline.models import Issue, Section
-from pipeline.render import BUNDLED_TEMPLATES
 from tests.conftest import make_newsletter
 from tests.golden.sample import WEEK, sample_issue, with_items
 
@@ -142,6 +142,7 @@ def test_warnings_do_not_fail(cli, news: Path) -> None:
     assert "warning: large: the encoded message is" in result.output
 
 
+@pytest.mark.slow  # waits for a slow link
 def test_links_option_warns_about_broken_and_slow_links(cli, http_server, tmp_path: Path) -> None:
     import time
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.compose import build_message
+from pipeline.issue.render import render_issue
+from pipeline.mail.compose import build_message
 from pipeline.models import Subscriber
-from pipeline.render import render_issue
 from tests.conftest import make_newsletter, require_tool
 from tests.golden.sample import sample_issue
 

@@ -16,11 +16,12 @@ from email.utils import parsedate_to_datetime
 import dkim
 import pytest
 
-from pipeline.compose import make_composer, personalise, reader_links, token_values
-from pipeline.dkim import SIGNED_HEADERS, load_signer
 from pipeline.errors import ConfigError
+from pipeline.jobs.build import build, load_rendered
+from pipeline.mail.compose import make_composer, personalise, reader_links, token_values
+from pipeline.mail.dkim import SIGNED_HEADERS, load_signer
 from pipeline.models import Subscriber
-from pipeline.run import build, load_rendered
+from pipeline.state.handle import State
 from pipeline.tokens import reader_ref, verify
 
 from .conftest import PINNED_NOW, PINNED_WEEK, require_tool
@@ -36,7 +37,8 @@ def rendered(newsletter):
     from pipeline.weeks import parse_now
 
     config = newsletter.config()
-    build(config, PINNED_WEEK, parse_now(PINNED_NOW))
+    with State(config, parse_now(PINNED_NOW)) as state:
+        build(state, PINNED_WEEK)
     return config, load_rendered(config, PINNED_WEEK)
 
 
@@ -182,7 +184,7 @@ def test_dkim_bad_key_file_is_a_config_error(tmp_path):
 def test_quoted_printable_lines_stay_within_76_around_reader_values(rendered, width):
     """RFC 2045: an encoded line is at most 76 characters, the soft break's "=" included,
     also where a per-reader value is joined to a literal piece of any length."""
-    from pipeline.render import TOKENS
+    from pipeline.issue.render import TOKENS
 
     config, issue = rendered
     body = ("x" * width + TOKENS["greeting"] + "y" * width + "=" + TOKENS["web_url"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.content import (
+from pipeline.htmltext import (
     clip,
     fragment_text,
     html_to_text,

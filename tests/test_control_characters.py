@@ -10,7 +10,7 @@ import re
 import shutil
 from dataclasses import replace
 
-from pipeline.render import render_issue
+from pipeline.issue.render import render_issue
 from pipeline.safetext import clean_text
 from tests.golden.sample import sample_issue
 
@@ -111,7 +111,7 @@ def test_the_render_safety_net_cleans_what_comes_another_way(tmp_path):
 
 
 def test_the_shipped_curated_files_are_unchanged_by_cleaning(tmp_path):
-    from pipeline.curated import load_excerpts
+    from pipeline.curation.excerpts import load_excerpts
 
     folder = tmp_path / "curated"
     shutil.copytree(ROOT / "curated", folder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
-from pipeline.curated import load_excerpts
+from pipeline.curation.excerpts import load_excerpts
 
 from .conftest import PINNED_NOW, make_newsletter
 
@@ -108,7 +108,7 @@ def test_failures_say_what_to_do(tmp_path, http_server, cli):
 
 
 def test_markup_in_meta_tags_never_reaches_the_excerpt_file():
-    from pipeline.pagemeta import parse_head
+    from pipeline.curation.pagemeta import parse_head
 
     head = ('<head><meta property="og:title" content="&lt;b&gt;Pay&lt;/b&gt; bands">'
             '<meta name="author" content="%%EMAIL%%">'

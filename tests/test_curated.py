@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.curated import load_excerpts, load_intro, parse_excerpt
+from pipeline.curation.excerpts import load_excerpts, load_intro, parse_excerpt
 from pipeline.errors import CuratedError
 
 from .conftest import ROOT

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipeline.dedup import (
+from pipeline.identity import (
     TitleIndex,
     canonical_url,
     history_keys,
@@ -15,8 +15,8 @@ from pipeline.dedup import (
     strip_tracking,
     title_tokens,
 )
-from pipeline.history import rebuild_history
-from pipeline.store import open_db
+from pipeline.state.db import Database
+from pipeline.state.published import rebuild_history
 
 
 @pytest.mark.parametrize("variant", [
@@ -105,7 +105,7 @@ def test_history_is_rebuildable_from_the_archive(tmp_path):
         (archive / week).mkdir(parents=True)
         (archive / week / "issue.json").write_text(json.dumps(data), encoding="utf-8")
     (archive / "2026-W49").mkdir()  # a half-written folder is not an issue
-    conn = open_db(tmp_path / "var" / "digest.sqlite3")
+    conn = Database.open(tmp_path / "var" / "digest.sqlite3")
     try:
         conn.execute("INSERT INTO published VALUES ('url:https://stale.test/', '2020-W01', 'x')")
         count = rebuild_history(conn, archive)

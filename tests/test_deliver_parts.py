@@ -7,12 +7,12 @@ import io
 
 from rich.console import Console
 
-from pipeline.deliver import Outcome, batch_size
-from pipeline.models import DeliveryResult
-from pipeline.progress import SendProgress
-from pipeline.transports import journal
-from pipeline.transports.pool import Pacer
-from pipeline.transports.smtp import dot_stuff
+from pipeline.cli.progress import SendProgress
+from pipeline.delivery import journal
+from pipeline.delivery.loop import batch_size
+from pipeline.delivery.pool import Pacer
+from pipeline.delivery.transports.smtp import dot_stuff
+from pipeline.models import DeliveryResult, Outcome
 
 
 def test_pacer_hands_out_one_slot_per_interval():

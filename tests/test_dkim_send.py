@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 
 import dkim
 
-from pipeline.keys import signing_key
+from pipeline.state.keys import signing_key
 from pipeline.tokens import reader_ref, verify
 
 from .conftest import PINNED_WEEK, run_digest

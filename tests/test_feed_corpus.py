@@ -14,9 +14,9 @@ import feedparser
 import pytest
 
 from pipeline.errors import ParseError
-from pipeline.feedrepair import defuse_doctype
+from pipeline.feeds.parse import parse_document
+from pipeline.feeds.repair import defuse_doctype
 from pipeline.models import FetchResult
-from pipeline.parse import parse_document
 from pipeline.safetext import clean_text
 
 from .conftest import FEEDS
@@ -41,6 +41,7 @@ def _yields(path: Path) -> bool:
         return False
 
 
+@pytest.mark.slow  # the whole feed corpus
 def test_at_least_53_of_the_57_documents_yield_items():
     assert len(CORPUS) == 57
     ours = [p.name for p in CORPUS if _yields(p)]

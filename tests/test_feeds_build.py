@@ -10,6 +10,8 @@ import json
 import re
 import time
 
+import pytest
+
 from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter
 
 LAST_MODIFIED = "Tue, 24 Nov 2026 10:00:00 GMT"
@@ -132,6 +134,7 @@ def serve_everything(http_server) -> tuple[list[tuple[str, str]], dict[str, str]
     return feeds, expected
 
 
+@pytest.mark.slow  # every fixture feed and fault, including a 50 MB body
 def test_build_over_every_fixture_and_fault(tmp_path, http_server, cli):
     feeds, expected = serve_everything(http_server)
     news = make_newsletter(tmp_path / "news", feeds=feeds, lookback_days=10000, max_items=30,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.assemble import ALSO_ID, classify, select_entries
-from pipeline.dedup import history_keys
 from pipeline.errors import ConfigError
+from pipeline.identity import history_keys
+from pipeline.issue.assemble import ALSO_ID, classify, select_entries
 from pipeline.models import Entry
 
 from .conftest import make_newsletter
@@ -144,8 +144,8 @@ def test_nothing_published_in_an_earlier_issue_comes_back(tmp_path):
 
 
 def test_distinct_articles_sharing_a_guid_in_one_feed_both_count(tmp_path):
+    from pipeline.feeds.parse import parse_document
     from pipeline.models import FetchResult
-    from pipeline.parse import parse_document
 
     from .conftest import FEEDS
 
@@ -165,7 +165,7 @@ def _item(title: str, n: int):
 
 
 def test_subject_and_preheader_name_each_article_once(tmp_path):
-    from pipeline.assemble import subject_and_preheader
+    from pipeline.issue.assemble import subject_and_preheader
 
     config = _config(tmp_path)
     journey = "The Journey to Becoming a Product Manager"
@@ -192,8 +192,8 @@ def test_subject_and_preheader_name_each_article_once(tmp_path):
 def test_curated_excerpts_fill_at_most_max_items_the_rest_wait(tmp_path):
     from dataclasses import replace
 
-    from pipeline.assemble import assemble
-    from pipeline.curated import load_excerpts
+    from pipeline.curation.excerpts import load_excerpts
+    from pipeline.issue.assemble import assemble
 
     from .conftest import ROOT
 

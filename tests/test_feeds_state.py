@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipeline.run import Timings, fetch_and_parse
+from pipeline.jobs.build import Timings, fetch_and_parse
+from pipeline.state.handle import State
 
 from .conftest import FEEDS, make_newsletter
 from .test_feeds_build import LAST_MODIFIED, conditional
@@ -15,7 +16,8 @@ GATSBY = (FEEDS / "broken" / "missing-dates_gatsby-starter.xml").read_bytes()
 
 
 def _run(config, now):
-    entries, [report] = fetch_and_parse(config, Timings(), now)
+    with State(config, now) as state:
+        entries, [report] = fetch_and_parse(state, Timings())
     return entries, report
 
 

@@ -8,7 +8,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from pipeline.fetch import Validators, fetch_all, retry_after
+import pytest
+
+from pipeline.feeds.fetch import Validators, fetch_all, retry_after
 
 from .conftest import FEEDS, make_newsletter
 
@@ -25,6 +27,7 @@ def _by_name(results):
     return {r.feed_name: r for r in results}
 
 
+@pytest.mark.slow  # slow feeds, timed
 def test_concurrent_fetch_is_bounded_by_the_pool(tmp_path, http_server):
     active, peak, lock = [0], [0], threading.Lock()
 
@@ -58,6 +61,7 @@ def test_user_agent_names_the_newsletter(tmp_path, http_server):
     assert agent.startswith("PMCareerDigest/") and "https://pmcareerdigest.example.com" in agent
 
 
+@pytest.mark.slow  # waits out the time limits
 def test_per_feed_timeout_and_overall_deadline(tmp_path, http_server):
     def stall(h):
         time.sleep(3)
@@ -167,6 +171,7 @@ def test_http_errors_are_reasons(tmp_path, http_server):
     assert results["Nowhere"].error.startswith("cannot connect")
 
 
+@pytest.mark.slow  # waits for Retry-After
 def test_retry_after_is_honoured_within_the_deadline(tmp_path, http_server):
     calls = []
 

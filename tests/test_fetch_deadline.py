@@ -9,11 +9,15 @@ import json
 import threading
 import time
 
-from pipeline.fetch import fetch_all
+import pytest
+
+from pipeline.feeds.fetch import fetch_all
 
 from .conftest import PINNED_NOW, make_newsletter, run_digest
 from .dripserver import MODES, start_drip_server
 from .test_fetch import KAGI, _by_name, _config
+
+pytestmark = pytest.mark.slow  # servers that drip bytes until the deadlines cut them off
 
 
 def _fetch_threads() -> list[threading.Thread]:

@@ -35,6 +35,7 @@ def modes(root: Path) -> dict[str, int]:
     return found
 
 
+@pytest.mark.slow  # a whole run in a subprocess per umask
 @pytest.mark.parametrize("umask", [0o077, 0o000], ids=["umask-077", "umask-000"])
 def test_public_archive_and_private_state_whatever_the_umask(tmp_path, smtp_server, umask):
     news = make_newsletter(tmp_path / "news")
@@ -77,12 +78,12 @@ def test_public_archive_and_private_state_whatever_the_umask(tmp_path, smtp_serv
 def test_the_database_companions_are_private_while_it_is_open(tmp_path):
     """SQLite makes -wal and -shm with the database file's mode: with the database 0600 they
     are 0600 too, even under umask 000, while a connection holds them open."""
-    from pipeline.store import open_db
+    from pipeline.state.db import Database
 
     db = tmp_path / "var" / "digest.sqlite3"
     previous = os.umask(0)
     try:
-        conn = open_db(db)
+        conn = Database.open(db)
         try:
             conn.execute("INSERT INTO subscribers (email, status, created_at, updated_at)"
                          " VALUES ('a@example.com', 'active', 'now', 'now')")
@@ -97,10 +98,10 @@ def test_the_database_companions_are_private_while_it_is_open(tmp_path):
 
 
 def test_a_loose_database_from_an_older_version_is_tightened(tmp_path):
-    from pipeline.store import open_db
+    from pipeline.state.db import Database
 
     db = tmp_path / "digest.sqlite3"
-    open_db(db).close()
+    Database.open(db).close()
     os.chmod(db, 0o644)
-    open_db(db).close()
+    Database.open(db).close()
     assert stat.S_IMODE(db.stat().st_mode) == 0o600

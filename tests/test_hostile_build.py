@@ -17,9 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
 from .dripserver import start_drip_server
 from .test_feeds_build import status_route, streamed
+
+pytestmark = pytest.mark.slow  # the whole hostile feed set through the real CLI
 
 DEADLINE = 6  # [fetch] deadline_seconds; the per-feed limit is set far above it
 # Executable in HTML: script/iframe/object/embed/form elements, event-handler attributes,

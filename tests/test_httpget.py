@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.httpget import BadResponse, ConnectFailed, TimedOut, TooLarge, get_once
+from pipeline.feeds.http import BadResponse, ConnectFailed, TimedOut, TooLarge, get_once
 
 TLS = ssl.create_default_context()
 

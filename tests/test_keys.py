@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import keys
+from pipeline.state import keys
 
 from .conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, run_digest
 
@@ -141,6 +141,7 @@ def _key_in(config, barrier, out) -> None:
     out.put(keys.signing_key(config))
 
 
+@pytest.mark.slow  # processes started together
 def test_processes_starting_together_share_one_whole_key(tmp_path):
     """`digest serve` and `digest run` starting at once on a fresh state folder: each must
     read the same complete key, never an empty file another process has just created."""

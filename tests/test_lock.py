@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import EXIT_LOCKED, LockedError
-from pipeline.lock import HOLD_ENV, lock_path, read_holder, state_lock
+from pipeline.state.lock import HOLD_ENV, lock_path, read_holder, state_lock
 from tests.conftest import PINNED_NOW, make_newsletter, run_digest
 
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -18,11 +18,11 @@ DIGEST = str(Path(sys.executable).parent / "digest")
 
 @pytest.fixture
 def news(tmp_path):
-    from pipeline.run import db
-    from pipeline.subscribers import add
+    from pipeline.state.db import Database
+    from pipeline.state.subscribers import add
 
     news = make_newsletter(tmp_path / "news")
-    conn = db(news.config())
+    conn = Database.open(news.config().db_path)
     for email in ("ada@example.com", "grace@example.com", "linus@example.com"):
         add(conn, email, None)
     conn.close()
@@ -58,7 +58,7 @@ def test_two_runs_started_together_send_once(news):
 HOLDER = """
 import sys
 from pipeline.config import load_config
-from pipeline.lock import state_lock
+from pipeline.state.lock import state_lock
 with state_lock(load_config(sys.argv[1]), "digest run (test holder)"):
     print("locked", flush=True)
     sys.stdin.read()  # hold until the test closes our stdin
@@ -97,7 +97,7 @@ def test_lock_is_reentrant_in_one_process_and_refuses_another(news):
             assert read_holder(lock_path(config))["command"] == "outer"
         assert read_holder(lock_path(config))["pid"] == os.getpid()
         code = ("import sys\nfrom pipeline.config import load_config\n"
-                "from pipeline.lock import state_lock\n"
+                "from pipeline.state.lock import state_lock\n"
                 f"with state_lock(load_config({str(news.config_path)!r}), 'child'):\n"
                 "    sys.exit(0)\n")
         child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

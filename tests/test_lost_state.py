@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.archive import CONTENT_FILES
-from pipeline.sendrecord import SendRecord, problem
+from pipeline.archive.files import CONTENT_FILES
+from pipeline.archive.record import SendRecord, problem
 
 from .conftest import PINNED_NOW, PINNED_WEEK, run_digest
 
@@ -42,6 +42,7 @@ def _record(news, week: str = PINNED_WEEK) -> dict:
     return json.loads((news.issues / week / "delivery.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow  # whole runs in subprocesses
 @pytest.mark.parametrize("how", ["deleted", "emptied"])
 def test_a_lost_database_never_sends_the_week_again(newsletter, cli, how):
     config = ("--config", newsletter.config_path)
@@ -100,8 +101,9 @@ def test_a_lost_database_never_sends_the_week_again(newsletter, cli, how):
 def test_the_record_is_written_before_the_first_message(newsletter, cli):
     """delivery.json exists, marked as running, when the transport gets the first message;
     a stopped send records its end and how many went out, and resumes normally."""
-    from pipeline.run import send
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.send import send
+    from pipeline.state.handle import State
     from pipeline.weeks import parse_now
 
     config = ("--config", newsletter.config_path)
@@ -117,8 +119,9 @@ def test_the_record_is_written_before_the_first_message(newsletter, cli):
 
     cfg = newsletter.config()
     stop_after_one = lambda: len(seen) >= 1  # noqa: E731 - a SIGTERM after the first batch
-    summary = send(cfg, PINNED_WEEK, parse_now(PINNED_NOW),
-                   Watching(cfg.state_dir / "outbox"), should_stop=stop_after_one)
+    with State(cfg, parse_now(PINNED_NOW)) as state:
+        summary = send(state, PINNED_WEEK, Watching(cfg.state_dir / "outbox"),
+                       should_stop=stop_after_one)
     assert seen[0]["ended_at"] is None and seen[0]["sent"] == 0
     assert seen[0]["complete"] is False
     ended = _record(newsletter)

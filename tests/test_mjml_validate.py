@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.render import render_issue
+from pipeline.issue.render import render_issue
 from tests.conftest import SOCIAL, make_newsletter, require_mjml_npm
 from tests.golden.sample import sample_issue
 from tests.test_render import UTM

@@ -25,6 +25,8 @@ import pytest
 
 from .conftest import PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
 
+pytestmark = pytest.mark.slow  # full disks (tmpfs), locked and damaged databases, subprocesses
+
 READERS = [f"reader{i}@example.com" for i in range(6)]
 
 
@@ -157,8 +159,9 @@ def test_a_database_locked_by_another_program(tmp_path):
 
 
 def test_a_truncated_issue_json_stops_and_the_send_resumes_once_mended(tmp_path):
-    from pipeline.run import send as send_issue
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.send import send as send_issue
+    from pipeline.state.handle import State
     from pipeline.weeks import parse_now
 
     news = news_with_readers(tmp_path / "news")
@@ -166,8 +169,8 @@ def test_a_truncated_issue_json_stops_and_the_send_resumes_once_mended(tmp_path)
     issue = news.issues / PINNED_WEEK / "issue.json"
     # A send that stopped after its first batch (SIGTERM): some readers have it already.
     outbox = MaildirTransport(config.state_dir / "outbox")
-    first = send_issue(config, PINNED_WEEK, parse_now(PINNED_NOW), outbox,
-                       should_stop=lambda: outbox._count >= 1)
+    with State(config, parse_now(PINNED_NOW)) as state:
+        first = send_issue(state, PINNED_WEEK, outbox, should_stop=lambda: outbox._count >= 1)
     assert first.sent >= 1 and first.remaining >= 1
     good = issue.read_bytes()
     issue.write_bytes(good[: len(good) // 2])
@@ -262,7 +265,7 @@ def test_a_full_state_disk_leaves_the_database_right(tmp_path):
 
 
 def test_a_read_only_outbox_stops_the_send_and_loses_nothing(tmp_path):
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
 
     news = news_with_readers(tmp_path / "news")
     outbox = news.root / "var" / "outbox"
@@ -280,7 +283,7 @@ def test_a_read_only_outbox_stops_the_send_and_loses_nothing(tmp_path):
 
 
 def test_orphans_in_the_outbox_tmp_are_removed_when_a_send_starts(tmp_path):
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
 
     news = news_with_readers(tmp_path / "news")
     tmp = news.root / "var" / "outbox" / "tmp"

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.errors import ParseError
-from pipeline.feeddates import parse_date, plausible
+from pipeline.feeds.dates import parse_date, plausible
+from pipeline.feeds.parse import parse_document
 from pipeline.models import FetchResult
-from pipeline.parse import parse_document
 
 from .conftest import FEEDS
 
@@ -318,7 +318,7 @@ def test_author_names_are_plain_text_and_json_arrays_are_arrays():
 def test_feeds_cannot_spell_the_per_reader_placeholders():
     # `%%EMAIL%%` in a link would be filled in with each reader's address when sending, and
     # sent to the feed's site on a click; in the text it would show up as the reader's.
-    from pipeline.render import TOKENS
+    from pipeline.issue.render import TOKENS
 
     feed = b"""<rss version="2.0"><channel><title>T</title><item>
     <title>Win %%GREETING%% prizes</title>

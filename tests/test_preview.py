@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.preview import remove_profile, screenshot_html
-from pipeline.render import render_issue
+from pipeline.issue.render import render_issue
+from pipeline.mail.preview import remove_profile, screenshot_html
 from tests.conftest import make_newsletter, require_tool
 from tests.golden.sample import WEEK, sample_issue
 from tests.test_check import write_issue

@@ -18,10 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline import store
+from pipeline.state import migrations, subscribers
+from pipeline.state.db import Database
 from pipeline.tokens import read_reader_token, reader_ref
 
-from .conftest import PINNED_NOW, PINNED_WEEK, free_port
+from .conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter
 from .test_web_support import running, subscriber, wait_for, web_newsletter
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -88,10 +89,11 @@ def test_an_old_link_acts_on_its_address_after_the_database_is_recreated(tmp_pat
 
 def test_migration_3_gives_existing_readers_refs_stamps_and_clean_names(tmp_path):
     """An old state folder (schema 2) upgrades itself: every reader gets the ref of their
-    address and a stamp, stored names are normalised, and new rows get both from any code."""
+    address and a stamp, stored names are normalised, and new rows get a stamp from any code
+    (their ref from the state layer: see the next test)."""
     path = tmp_path / "digest.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    for migration in store.MIGRATIONS[:2]:
+    for migration in migrations.MIGRATIONS[:2]:
         conn.executescript(migration)
     conn.execute("PRAGMA user_version=2")
     conn.execute("INSERT INTO subscribers (email, name, status, created_at, updated_at) VALUES"
@@ -100,20 +102,20 @@ def test_migration_3_gives_existing_readers_refs_stamps_and_clean_names(tmp_path
                  ("Ada\r\nBcc: x@evil.example \x1b[31m=?utf-8?q?X?=",))
     conn.close()
 
-    conn = store.open_db(path)
+    conn = Database.open(path)
     rows = {r["email"]: r for r in conn.execute("SELECT * FROM subscribers")}
     assert rows["Ada@example.com"]["ref"] == reader_ref("ada@example.com")
     assert rows["bob@example.com"]["ref"] == reader_ref("bob@example.com")
     assert rows["Ada@example.com"]["name"] == "Ada Bcc: x@evil.example = ?utf-8?q?X?="
     stamps = {r["status_stamp"] for r in rows.values()}
     assert len(stamps) == 2 and all(re.fullmatch(r"[0-9a-f]{16}", s) for s in stamps)
-    # A row written by plain SQL gets its ref and stamp from the triggers; a status change
-    # renews the stamp, other updates do not.
+    # A row written by plain SQL gets its stamp from a trigger; a status change renews the
+    # stamp, other updates do not.
     conn.execute("INSERT INTO subscribers (email, status, created_at, updated_at)"
                  " VALUES ('carol@example.com', 'active', 'x', 'x')")
     carol = conn.execute("SELECT ref, status_stamp FROM subscribers"
                          " WHERE email = 'carol@example.com'").fetchone()
-    assert carol["ref"] == reader_ref("carol@example.com") and carol["status_stamp"]
+    assert carol["status_stamp"]
     conn.execute("UPDATE subscribers SET name = 'Carol' WHERE email = 'carol@example.com'")
     assert conn.execute("SELECT status_stamp FROM subscribers WHERE email ="
                         " 'carol@example.com'").fetchone()[0] == carol["status_stamp"]
@@ -121,6 +123,41 @@ def test_migration_3_gives_existing_readers_refs_stamps_and_clean_names(tmp_path
     assert conn.execute("SELECT status_stamp FROM subscribers WHERE email ="
                         " 'carol@example.com'").fetchone()[0] != carol["status_stamp"]
     conn.close()
+
+
+def test_another_tool_may_write_readers_and_they_get_their_ref(tmp_path, cli):
+    """No trigger needs a function only digest registers (migration 4): the `sqlite3` shell
+    (here: Python's sqlite3, nothing registered) inserts a reader and changes an address
+    without "no such function"; the state layer gives each its ref when it next opens the
+    database, and links for those addresses then act on them."""
+    news = make_newsletter(tmp_path / "news", curated=False)
+    assert cli("--config", news.config_path, "subscribers", "add", "ada@example.com"
+               ).exit_code == 0
+    path = news.config().db_path
+    with sqlite3.connect(path) as conn:  # a plain connection: no reader_ref() in SQL
+        conn.execute("INSERT INTO subscribers (email, status, created_at, updated_at)"
+                     " VALUES ('carol@example.com', 'active', 'x', 'x')")
+        conn.execute("UPDATE subscribers SET email = 'ada@example.org'"
+                     " WHERE email = 'ada@example.com'")
+        rows = dict(conn.execute("SELECT email, ref FROM subscribers"))
+    assert rows == {"ada@example.org": None, "carol@example.com": None}  # stale ref dropped
+    with Database.open(path) as db:
+        rows = dict(db.execute("SELECT email, ref FROM subscribers"))
+        assert rows == {"ada@example.org": reader_ref("ada@example.org"),
+                        "carol@example.com": reader_ref("carol@example.com")}
+        reader, stamp = subscribers.get_by_ref(db, reader_ref("carol@example.com"))
+        assert reader.email == "carol@example.com" and re.fullmatch(r"[0-9a-f]{16}", stamp)
+    # Every path of the state layer that inserts a reader writes the ref itself (read back
+    # without reopening, so nothing filled it in on the way).
+    with Database.open(path) as db:
+        subscribers.add(db, "erin@example.com", status="pending", source="web")
+        csv = tmp_path / "more.csv"
+        csv.write_text("email\nfrank@example.com\n", encoding="utf-8")
+        subscribers.import_csv(db, csv)
+        refs = dict(db.execute("SELECT email, ref FROM subscribers"
+                               " WHERE email IN ('erin@example.com', 'frank@example.com')"))
+    assert refs == {"erin@example.com": reader_ref("erin@example.com"),
+                    "frank@example.com": reader_ref("frank@example.com")}
 
 
 # --------------------------------------------------------------------------- key rotation

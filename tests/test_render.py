@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.check import check_rendered
-from pipeline.compose import build_message, public_version
-from pipeline.links import extract
+from pipeline.issue.links import extract
+from pipeline.issue.render import BUNDLED_TEMPLATES, TOKENS, render_issue
+from pipeline.mail.check import check_rendered
+from pipeline.mail.compose import build_message, public_version
 from pipeline.models import Subscriber
-from pipeline.render import BUNDLED_TEMPLATES, TOKENS, render_issue
 from tests.conftest import SOCIAL, make_newsletter
 from tests.golden.sample import sample_issue, with_items
 

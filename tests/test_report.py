@@ -16,10 +16,10 @@ def news_with_feeds(tmp_path, http_server, extra: str = ""):
     news = make_newsletter(tmp_path / "news", feeds=[("Kagi", good),
                                                      ("Gone", http_server.url("/gone.xml"))],
                            extra=extra)
-    from pipeline.run import db
-    from pipeline.subscribers import add
+    from pipeline.state.db import Database
+    from pipeline.state.subscribers import add
 
-    conn = db(news.config())
+    conn = Database.open(news.config().db_path)
     for email in SUBSCRIBERS:
         add(conn, email, None)
     conn.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import mailbox
 
-from pipeline.archive import CONTENT_FILES
+from pipeline.archive.files import CONTENT_FILES
 
 from .conftest import FEEDS, PINNED_NOW, PINNED_WEEK, make_newsletter, run_digest
 
@@ -156,14 +156,16 @@ def test_a_week_whose_delivery_started_is_frozen(newsletter, cli):
     config = ("--config", newsletter.config_path)
     assert cli(*config, "subscribers", "add", "ada@example.com").exit_code == 0
     # Delivery started but stopped before any message: the ledger holds queued rows.
-    from pipeline.run import send
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.send import send
+    from pipeline.state.handle import State
     from pipeline.weeks import parse_now
 
     assert cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 0
     cfg = newsletter.config()
-    summary = send(cfg, PINNED_WEEK, parse_now(PINNED_NOW),
-                   MaildirTransport(cfg.state_dir / "outbox"), should_stop=lambda: True)
+    with State(cfg, parse_now(PINNED_NOW)) as state:
+        summary = send(state, PINNED_WEEK, MaildirTransport(cfg.state_dir / "outbox"),
+                       should_stop=lambda: True)
     assert (summary.sent, summary.remaining) == (0, 1)
     folder = newsletter.issues / PINNED_WEEK
     before = {name: (folder / name).read_bytes() for name in CONTENT_FILES}

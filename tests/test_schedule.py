@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.scheduler import WeekState, build_at, decide, next_week, send_at, wall_time
+from pipeline.jobs.calendar import WeekState, build_at, decide, next_week, send_at, wall_time
 from tests.conftest import make_newsletter
 
 NY = ZoneInfo("America/New_York")

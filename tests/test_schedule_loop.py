@@ -10,21 +10,25 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline.run import db
-from pipeline.subscribers import add
-from pipeline.weekly import run_job
+import pytest
+
+from pipeline.jobs.weekly import run_job, scheduled
+from pipeline.state.db import Database
+from pipeline.state.handle import State
+from pipeline.state.subscribers import add
 from tests.conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, run_digest
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 
 
 def add_readers(news, count: int) -> None:
-    conn = db(news.config())
+    conn = Database.open(news.config().db_path)
     for i in range(count):
         add(conn, f"reader{i}@example.com", None)
     conn.close()
 
 
+@pytest.mark.slow  # a scheduler process and a signal
 def test_schedule_runs_a_missed_job_at_once_then_stops_cleanly_on_sigterm(tmp_path):
     today = datetime.now(ZoneInfo("America/New_York")).strftime("%A").lower()
     # Due at 00:00 today in New York: always already due, so it runs at start.
@@ -65,18 +69,21 @@ def test_a_stop_request_finishes_the_message_in_flight_and_the_next_run_resumes(
     config = news.config()
     now = datetime.fromisoformat(PINNED_NOW)
     # "Stop" as soon as two messages are in the outbox: no third one is started.
-    stopped = run_job(config, PINNED_WEEK, now,
-                      should_stop=lambda: len(news.outbox_messages()) >= 2)
+    with State(config, now) as state:
+        stopped = run_job(state, PINNED_WEEK,
+                          should_stop=lambda: len(news.outbox_messages()) >= 2)
     assert stopped.send is not None
     first = stopped.send.sent
     assert 2 <= first < 5 and first + stopped.send.remaining == 5  # stopped early
     assert stopped.status == "partial" and "stopped by a signal" in stopped.message
-    resumed = run_job(config, PINNED_WEEK, now)
+    with State(config, now) as state:
+        resumed = run_job(state, PINNED_WEEK)
     assert (resumed.send.sent, resumed.send.remaining) == (5 - first, 0)
     recipients = [m["To"].addresses[0].addr_spec for m in news.outbox_messages()]
     assert sorted(recipients) == [f"reader{i}@example.com" for i in range(5)]
 
 
+@pytest.mark.slow  # a scheduler process and a signal
 def test_sigint_mid_send_finishes_in_flight_and_exits_cleanly(tmp_path):
     """A real `digest run` over SMTP; the server holds the first message until the test has
     sent SIGINT, so the signal surely lands mid-send."""
@@ -119,7 +126,7 @@ def test_sigint_mid_send_finishes_in_flight_and_exits_cleanly(tmp_path):
         assert "stopped by a signal" in out
         subscribers = [r for r in received if r.startswith("reader")]
         assert 1 <= len(subscribers) < 20  # it stopped early …
-        conn = db(news.config())
+        conn = Database.open(news.config().db_path)
         ledger = dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status"))
         conn.close()
         assert ledger.get("sent") == len(subscribers)  # … with every accepted one recorded
@@ -135,14 +142,16 @@ def test_sigint_mid_send_finishes_in_flight_and_exits_cleanly(tmp_path):
 def test_run_missed_on_start_false_leaves_the_missed_week_alone(tmp_path):
     from threading import Event
 
-    from pipeline.scheduler import ScheduleLoop
+    from pipeline.jobs.scheduler import ScheduleLoop
 
     thursday = datetime.fromisoformat(PINNED_NOW)  # Monday's 07:00 run of 2026-W48 was missed
     for missed_ok, expected in ((False, "wait"), (True, "run")):
         news = make_newsletter(tmp_path / str(missed_ok), extra=(
             f"\n[schedule]\nrun_missed_on_start = {str(missed_ok).lower()}\n"))
         add_readers(news, 1)
-        loop = ScheduleLoop(news.config(), Event(), clock=lambda: thursday)
+        stop = Event()
+        loop = ScheduleLoop(news.config(), stop, scheduled(news.config(), stop),
+                            clock=lambda: thursday)
         assert loop.start().action == "run"  # it was due …
         decision = loop.tick()  # … and only runs when configured to
         assert decision.action == expected

@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 import time
 
-from pipeline.keys import signing_key
+import pytest
+
+from pipeline.state.keys import signing_key
 from pipeline.tokens import reader_ref, reader_token
 
 from .conftest import free_port
@@ -161,6 +163,7 @@ def test_expired_or_foreign_confirmation_links_change_nothing(tmp_path):
         assert subscriber(news, "p@example.com").status == "pending"
 
 
+@pytest.mark.slow  # waits out the retries to a closed port
 def test_an_unreachable_mail_server_does_not_break_the_signup(tmp_path, caplog):
     dead = free_port()  # nothing listens there
     extra = (f'\n[delivery]\ntransport = "smtp"\n\n[delivery.smtp]\nhost = "127.0.0.1"\n'

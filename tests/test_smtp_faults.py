@@ -106,17 +106,14 @@ timeout_seconds = {timeout}
     csv = root / "readers.csv"
     csv.write_text("email,name\n" + "".join(f"reader{i}@example.com,Reader {i}\n"
                                             for i in range(readers)), encoding="utf-8")
-    from pipeline.run import build, db
-    from pipeline.subscribers import import_csv
+    from pipeline.jobs.build import build
+    from pipeline.state.handle import State
+    from pipeline.state.subscribers import import_csv
     from pipeline.weeks import parse_now
 
-    config = news.config()
-    conn = db(config)
-    try:
-        import_csv(conn, csv)
-    finally:
-        conn.close()
-    build(config, PINNED_WEEK, parse_now(PINNED_NOW))
+    with State(news.config(), parse_now(PINNED_NOW)) as state:
+        import_csv(state.db, csv)
+        build(state, PINNED_WEEK)
     return news
 
 
@@ -147,6 +144,7 @@ def send(news, *args: str):
 
 @pytest.mark.parametrize(("pipelining", "connections"), [(True, 3), (False, 1)],
                          ids=["pipelining-3-workers", "no-pipelining-in-process"])
+@pytest.mark.slow  # retries with backoff against a faulty server
 def test_faults_are_retried_bounces_are_not(tmp_path, pipelining, connections):
     h = handler = FaultHandler(pipelining=pipelining,
                            bounce={"reader3@example.com", "reader17@example.com"},
@@ -186,6 +184,7 @@ def test_faults_are_retried_bounces_are_not(tmp_path, pipelining, connections):
     assert len(h.rcpts) == asked  # nobody was asked for again, bounced addresses included
 
 
+@pytest.mark.slow  # retries with backoff
 def test_persistent_4xx_fails_then_resend_failed(tmp_path):
     h = handler = FaultHandler(always_busy={"reader2@example.com"})
     with FaultServer(handler) as server:
@@ -207,6 +206,7 @@ def test_persistent_4xx_fails_then_resend_failed(tmp_path):
     assert sorted(a for a, _ in h.accepted).count("reader2@example.com") == 1
 
 
+@pytest.mark.slow  # retries against a closed port
 def test_unreachable_server_exits_1_and_the_ledger_resumes(tmp_path):
     port = free_port()  # nothing listens here yet
     news = smtp_newsletter(tmp_path / "news", port, 12, max_attempts=2)
@@ -263,8 +263,9 @@ def test_run_stopped_by_the_relay_reports_how_far_it_got(tmp_path, cli):
     with the ledger's counts, not "NOT sent"."""
     import json
 
-    from pipeline.run import make_transport
-    from pipeline.run import send as send_issue
+    from pipeline.delivery.transports import open_transport
+    from pipeline.jobs.send import send as send_issue
+    from pipeline.state.handle import State
     from pipeline.weeks import parse_now
 
     handler = FaultHandler()
@@ -273,10 +274,11 @@ def test_run_stopped_by_the_relay_reports_how_far_it_got(tmp_path, cli):
                                max_attempts=2)
         config = news.config()
         asked = iter([False])  # one batch goes out, then a stop request
-        transport = make_transport(config)
+        transport = open_transport(config)
         try:
-            first = send_issue(config, PINNED_WEEK, parse_now(PINNED_NOW), transport,
-                               should_stop=lambda: next(asked, True))
+            with State(config, parse_now(PINNED_NOW)) as state:
+                first = send_issue(state, PINNED_WEEK, transport,
+                                   should_stop=lambda: next(asked, True))
         finally:
             transport.close()
     assert 0 < first.sent < 12 and first.remaining == 12 - first.sent

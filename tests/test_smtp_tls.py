@@ -20,6 +20,7 @@ def certificate(tls_certificate):
     return cert, context
 
 
+@pytest.mark.slow  # makes a certificate with openssl
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 def test_tls_is_verified_and_used(tmp_path, certificate, security):
     cert, context = certificate

@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import make_newsletter, run_digest
 
+pytestmark = pytest.mark.slow  # a large import killed mid-way
+
 
 def write_rows(path: Path, prefix: str, rows: int) -> None:
     with path.open("w", encoding="utf-8") as f:

@@ -9,14 +9,14 @@ import sqlite3
 
 import pytest
 
-from pipeline import subscribers as subs
 from pipeline.errors import UsageError
-from pipeline.store import open_db
+from pipeline.state import subscribers as subs
+from pipeline.state.db import Database
 
 
 @pytest.fixture
 def conn(tmp_path):
-    connection = open_db(tmp_path / "state.sqlite3")
+    connection = Database.open(tmp_path / "state.sqlite3")
     yield connection
     connection.close()
 

@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from pipeline.keys import signing_key
+from pipeline.state.keys import signing_key
 from pipeline.tokens import reader_ref, reader_token
 
 from .test_web_support import add_subscriber, subscriber, web

@@ -54,10 +54,11 @@ def test_one_click_from_the_delivered_header_and_the_next_send_skips(tmp_path, c
 def test_one_click_during_the_send_stops_the_queued_message(tmp_path, cli):
     """A reader whose row is already queued (and read into the sender's batch) unsubscribes
     while the issue is going out: their message is not sent."""
-    from pipeline.compose import reader_links
-    from pipeline.keys import signing_key
-    from pipeline.run import send
-    from pipeline.transports.maildir import MaildirTransport
+    from pipeline.delivery.transports.maildir import MaildirTransport
+    from pipeline.jobs.send import send
+    from pipeline.mail.compose import reader_links
+    from pipeline.state.handle import State
+    from pipeline.state.keys import signing_key
     from pipeline.weeks import parse_now
 
     with web(tmp_path / "news") as server:
@@ -77,8 +78,8 @@ def test_one_click_during_the_send_stops_the_queued_message(tmp_path, cli):
                     assert response.status_code == 200
                 return super().send(message)
 
-        summary = send(config, PINNED_WEEK, parse_now(PINNED_NOW),
-                       ClickDuringSend(config.state_dir / "outbox"))
+        with State(config, parse_now(PINNED_NOW)) as state:
+            summary = send(state, PINNED_WEEK, ClickDuringSend(config.state_dir / "outbox"))
     assert subscriber(news, last.email).status == "unsubscribed"
     assert (summary.sent, summary.remaining) == (7, 0)
     recipients = sorted(str(m["To"]) for m in news.outbox_messages())

@@ -92,9 +92,9 @@ class Browser:
 
 
 def _ensure_smtp_transport(monkeypatch) -> None:
-    """The delivery area ships pipeline/transports/smtp.py; until it is there, this test uses
-    a minimal plain-SMTP stand-in of its own (test-local, never shipped)."""
-    if importlib.util.find_spec("pipeline.transports.smtp") is not None:
+    """The delivery area ships pipeline/delivery/transports/smtp.py; until it is there, this
+    test uses a minimal plain-SMTP stand-in of its own (test-local, never shipped)."""
+    if importlib.util.find_spec("pipeline.delivery.transports.smtp") is not None:
         return
 
     class SmtpTransport:
@@ -109,9 +109,9 @@ def _ensure_smtp_transport(monkeypatch) -> None:
         def close(self) -> None:
             self.client.quit()
 
-    module = types.ModuleType("pipeline.transports.smtp")
+    module = types.ModuleType("pipeline.delivery.transports.smtp")
     module.SmtpTransport = SmtpTransport
-    monkeypatch.setitem(sys.modules, "pipeline.transports.smtp", module)
+    monkeypatch.setitem(sys.modules, "pipeline.delivery.transports.smtp", module)
 
 
 def _mail(smtp_server, subject: str, to: str):

@@ -84,10 +84,10 @@ def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
 
 def add_subscriber(news: Newsletter, email: str, name: str | None = None,
                    status: str = "active"):
-    from pipeline import subscribers
-    from pipeline.store import open_db
+    from pipeline.state import subscribers
+    from pipeline.state.db import Database
 
-    conn = open_db(news.config().db_path)
+    conn = Database.open(news.config().db_path)
     try:
         return subscribers.add(conn, email, name, status=status)[0]
     finally:
@@ -95,10 +95,10 @@ def add_subscriber(news: Newsletter, email: str, name: str | None = None,
 
 
 def subscriber(news: Newsletter, email: str):
-    from pipeline import subscribers
-    from pipeline.store import open_db
+    from pipeline.state import subscribers
+    from pipeline.state.db import Database
 
-    conn = open_db(news.config().db_path)
+    conn = Database.open(news.config().db_path)
     try:
         return subscribers.get(conn, email)
     finally:

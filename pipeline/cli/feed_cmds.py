@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from .. import curated
-from ..models import FeedReport
-from ..run import Timings, fetch_and_parse
-from ..weeks import parse_now
-from . import AppContext, echo, main, now_option, pass_app, writes_state
+from .app import AppContext, echo, main, now_option, pass_app, writes_state
+
+if TYPE_CHECKING:
+    from ..models import FeedReport
+
+# The library is imported inside each command: `digest --help` loads none of it.
 
 
 @main.command()
@@ -21,7 +24,11 @@ def fetch(app: AppContext, now: str | None) -> None:
     Conditional: a feed unchanged since the last fetch answers 304 and its stored entries are
     reused. Status is ok, not_modified, stale (no new item for [fetch] stale_weeks), failed or
     gone (HTTP 410)."""
-    _, reports = fetch_and_parse(app.config, Timings(), parse_now(now))
+    from ..jobs.build import Timings, fetch_and_parse
+    from ..weeks import parse_now
+
+    with app.state(parse_now(now)) as state:
+        _, reports = fetch_and_parse(state, Timings())
     echo(feed_table(reports))
 
 
@@ -50,8 +57,10 @@ def curate() -> None:
 @pass_app
 def curate_list(app: AppContext) -> None:
     """List the excerpts in the editor's order."""
+    from ..curation.excerpts import load_excerpts
+
     config = app.config
-    excerpts = curated.load_excerpts(config.existing_curated_dir(),
+    excerpts = load_excerpts(config.existing_curated_dir(),
                                      {s.id for s in config.sections})
     if not excerpts:
         echo(f"No excerpts in {config.curated_dir}.")
@@ -72,10 +81,12 @@ def curate_list(app: AppContext) -> None:
 def curate_add(app: AppContext, url: str, title: str | None, quote: str | None,
                note: str | None, section: str | None, now: str | None) -> None:
     """Add an excerpt file for URL to the curated folder."""
-    from ..curate_add import add_excerpt
+    from ..curation.add import add_excerpt
+    from ..curation.excerpts import parse_excerpt
+    from ..weeks import parse_now
 
     path = add_excerpt(app.config, url, title=title, quote=quote, note=note, section=section,
                        now=parse_now(now))
-    excerpt = curated.parse_excerpt(path, {s.id for s in app.config.sections})
+    excerpt = parse_excerpt(path, {s.id for s in app.config.sections})
     echo(f"Added {path}")
     echo(f"  {excerpt.title} ({excerpt.source}) → {excerpt.section}")

@@ -6,40 +6,20 @@ import json
 
 import click
 
-from .. import archive
-from ..run import build as build_issue
-from ..run import check_built
-from ..weeks import parse_now, parse_week, week_id
-from . import AppContext, echo, main, now_option, pass_app, week_option, writes_state
+from .app import (
+    AppContext,
+    echo,
+    main,
+    now_option,
+    pass_app,
+    print_build_summary,
+    resolve_week,
+    week_option,
+    writes_state,
+)
 
+# The library is imported inside each command: `digest --help` loads none of it.
 
-def resolve_week(app: AppContext, week: str | None, now: str | None = None) -> str:
-    if week:
-        parse_week(week)
-        return week
-    return week_id(parse_now(now), app.config.newsletter.tz)
-
-
-def print_build_summary(app: AppContext, result) -> None:
-    issue = result.issue
-    if result.frozen:
-        echo(f"Issue #{issue.number} ({issue.id}): delivery has started, so it is not rebuilt;"
-             f" {result.folder} stays what its readers got")
-    else:
-        echo(f"Issue #{issue.number} ({issue.id}) built in {result.folder}")
-    echo(f"  subject: {issue.subject}")
-    for section in issue.sections:
-        curated = sum(1 for i in section.items if i.kind == "curated")
-        echo(f"  {section.title}: {len(section.items)} item(s) ({curated} curated)")
-    failed = [f for f in result.feeds if f.status in ("failed", "gone")]
-    ok = len(result.feeds) - len(failed)
-    echo(f"  feeds: {ok} ok, {len(failed)} failed")
-    for feed in failed:
-        echo(f"    ✗ {feed.name}: {feed.error}")
-    for warning in result.check.warnings:
-        echo(f"  warning: {warning}")
-    for error in result.check.errors:
-        echo(f"  check error: {error}")
 
 
 @main.command()
@@ -49,10 +29,13 @@ def print_build_summary(app: AppContext, result) -> None:
 @writes_state
 def build(app: AppContext, week: str | None, now: str | None) -> None:
     """Assemble and render the issue into issues/<week>/; send nothing."""
-    moment = parse_now(now)
+    from ..jobs.build import build as build_issue
+    from ..weeks import parse_now
+
     week = resolve_week(app, week, now)
-    result = build_issue(app.config, week, moment)
-    print_build_summary(app, result)
+    with app.state(parse_now(now)) as state:
+        result = build_issue(state, week)
+    print_build_summary(result)
 
 
 @main.command()
@@ -67,8 +50,11 @@ def check(app: AppContext, week: str | None, links: bool) -> None:
     leftover placeholder (TK, TODO, {{, %%), empty section, empty or over-long subject or
     preheader, encoded message over 95 KB, an item of the HTML missing from the text part.
     """
+    from ..jobs.build import check_built
+
     week = resolve_week(app, week)
-    report = check_built(app.config, week, links=links)
+    with app.state() as state:
+        report = check_built(state, week, links=links)
     for warning in report.warnings:
         echo(f"warning: {warning}")
     for error in report.errors:
@@ -92,13 +78,20 @@ def check(app: AppContext, week: str | None, links: bool) -> None:
 @pass_app
 def preview(app: AppContext, week: str | None, serve: bool, port: int, png: bool) -> None:
     """Write issues/<week>/preview.html (the email at 600 and 375 px, and its text part)."""
-    from ..preview import preview_server, screenshots, write_preview
+    from ..archive import files as archive
+    from ..jobs.build import load_rendered
+    from ..mail.preview import preview_server, screenshots, write_preview
 
+    config = app.config
     week = resolve_week(app, week)
-    path = write_preview(app.config, week)
+    rendered = load_rendered(config, week)
+    folder = archive.issue_dir(config.archive_dir, week)
+    with app.state() as state:
+        key = state.key
+    path = write_preview(config, rendered, key, folder)
     echo(f"Preview: {path}")
     if png:
-        for shot in screenshots(app.config, week):
+        for shot in screenshots(config, rendered, key, folder):
             layout = (f"overflows: {shot.scroll_width}px wide" if shot.overflows
                       else "no horizontal scrolling")
             echo(f"  {shot.width}px {shot.scheme}: {shot.path} ({layout}; lowest text "
@@ -126,9 +119,11 @@ def issues() -> None:
 @pass_app
 def issues_list(app: AppContext) -> None:
     """Every built issue, oldest first, with its status."""
-    from ..run import issue_statuses
+    from ..archive import files as archive
+    from ..state import issues as issue_table
 
-    statuses = issue_statuses(app.config)
+    with app.state() as state:
+        statuses = issue_table.statuses(state.db)
     found = archive.list_issues(app.config.archive_dir)
     if not found:
         echo("No issue has been built yet: run `digest build`.")
@@ -143,6 +138,9 @@ def issues_list(app: AppContext) -> None:
 @pass_app
 def issues_show(app: AppContext, week: str, as_json: bool) -> None:
     """Show one built issue: subject, sections and items."""
+    from ..archive import files as archive
+    from ..weeks import parse_week
+
     parse_week(week)
     issue = archive.read_issue(app.config.archive_dir, week)
     if as_json:

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import click
 
-from ..run import check_built
-from ..scheduler import ScheduleLoop, send_at, stop_on_signals
-from ..scheduler import approve as approve_week
-from ..weekly import run_job
-from ..weeks import parse_now, parse_week
-from . import (
+from .app import (
     AppContext,
     echo,
     force_resend_option,
     main,
     now_option,
     pass_app,
+    print_build_summary,
+    resolve_week,
     week_option,
     writes_state,
 )
-from .issue_cmds import print_build_summary, resolve_week
+from .signals import stop_on_signals
+
+# The library is imported inside each command: `digest --help` loads none of it.
 
 
 @main.command()
@@ -36,12 +35,15 @@ def run(app: AppContext, week: str | None, now: str | None, dry_run: bool,
     A week whose delivery the archive records (issues/<week>/delivery.json) but the state
     database does not is not sent again: exit 1, unless --force-resend.
     """
+    from ..jobs.weekly import run_job
+    from ..weeks import parse_now
+
     moment = parse_now(now)
     week = resolve_week(app, week, now)
-    with stop_on_signals() as stop:
-        outcome = run_job(app.config, week, moment, dry_run=dry_run, should_stop=stop.is_set,
+    with stop_on_signals() as stop, app.state(moment) as state:
+        outcome = run_job(state, week, dry_run=dry_run, should_stop=stop.is_set,
                           force_resend=force_resend)
-    print_build_summary(app, outcome.build)
+    print_build_summary(outcome.build)
     if outcome.send is None:
         echo(f"  delivery: {outcome.message}")
     else:
@@ -67,12 +69,15 @@ def schedule(app: AppContext) -> None:
     A job missed while it was down runs at once (run_missed_on_start). SIGTERM or SIGINT
     finish the message in flight and exit 0. The state lock is held only while a job runs.
     """
+    from ..jobs.scheduler import ScheduleLoop
+    from ..jobs.weekly import scheduled
+
     config = app.config
     s = config.schedule
     echo(f"digest schedule: {s.mode} mode, {s.weekday} {s.time} {config.newsletter.timezone};"
          " Ctrl-C or SIGTERM stops it", err=True)
     with stop_on_signals() as stop:
-        jobs = ScheduleLoop(config, stop).run_forever()
+        jobs = ScheduleLoop(config, stop, scheduled(config, stop)).run_forever()
     echo(f"digest schedule stopped after {jobs} job(s)", err=True)
 
 
@@ -82,8 +87,13 @@ def schedule(app: AppContext) -> None:
 @writes_state
 def approve(app: AppContext, week: str) -> None:
     """Approve the built draft of WEEK (e.g. 2026-W48) for sending (approval mode)."""
+    from ..jobs.calendar import send_at
+    from ..jobs.weekly import approve as approve_week
+    from ..weeks import parse_week
+
     parse_week(week)
     config = app.config
-    outcome = approve_week(config, week, check_built(config, week).ok)
+    with app.state() as state:
+        outcome = approve_week(state, week)
     due = send_at(config, week).astimezone(config.newsletter.tz)
     echo(f"{week}: {outcome}; it goes out at its send time, {due:%A %Y-%m-%d %H:%M %Z}")

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .. import subscribers as subs
-from ..run import db, make_transport
-from ..run import send as send_issue
-from ..weeks import parse_now
-from . import AppContext, echo, force_resend_option, main, pass_app, week_option, writes_state
-from .issue_cmds import resolve_week
+from ..state.statuses import SubscriberStatus
+from .app import (
+    AppContext,
+    echo,
+    force_resend_option,
+    main,
+    pass_app,
+    resolve_week,
+    week_option,
+    writes_state,
+)
+from .signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from ..state.handle import State
+
+# The library is imported inside each command: `digest --help` loads none of it.
 
 
 @main.command()
@@ -37,13 +49,21 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
     the week's delivery than the ledger does (a lost database, an older backup): restore the
     latest backup, or pass --force-resend.
     """
-    from ..progress import SendProgress
-    from ..run import send_plan, send_test_copy
-    from ..scheduler import stop_on_signals
+    from ..weeks import parse_now
 
     week = resolve_week(app, week)
+    with app.state(parse_now(None)) as state:
+        _send(state, week, to_address, dry_run, resend_failed, force_resend)
+
+
+def _send(state: State, week: str, to_address: str | None, dry_run: bool,
+          resend_failed: bool, force_resend: bool) -> None:
+    from ..delivery.transports import open_transport
+    from ..jobs.send import send, send_plan, send_test_copy
+    from .progress import SendProgress
+
     if dry_run:
-        subject, count, first = send_plan(app.config, week, resend_failed,
+        subject, count, first = send_plan(state, week, resend_failed,
                                           force_resend=force_resend)
         echo(f"{week}: would send \"{subject}\" to {count} subscriber(s)"
              + (":" if first else ""))
@@ -52,10 +72,10 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
         if count > len(first):
             echo(f"  … and {count - len(first)} more")
         return
-    transport = make_transport(app.config)
+    transport = open_transport(state.config)
     try:
         if to_address:
-            outcome = send_test_copy(app.config, week, to_address, parse_now(None), transport)
+            outcome = send_test_copy(state, week, to_address, transport)
             result = outcome.result
             if not result.ok:
                 echo(f"{week}: test copy to {result.recipient} not sent: {result.detail}",
@@ -66,10 +86,9 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
         progress = SendProgress(f"sending {week}")
         try:
             with stop_on_signals() as stop:
-                summary = send_issue(app.config, week, parse_now(None), transport,
-                                     resend_failed, on_progress=progress,
-                                     on_start=progress.start, should_stop=stop.is_set,
-                                     force_resend=force_resend)
+                summary = send(state, week, transport, resend_failed, on_progress=progress,
+                               on_start=progress.start, should_stop=stop.is_set,
+                               force_resend=force_resend)
         finally:
             progress.stop()
     finally:
@@ -99,11 +118,10 @@ def subscribers_import(app: AppContext, csv_file: Path) -> None:
     never as active. One transaction: an interrupted import changes nothing. Rejected rows are
     listed with their line (the header is line 1).
     """
-    conn = db(app.config)
-    try:
-        report = subs.import_csv(conn, csv_file)
-    finally:
-        conn.close()
+    from ..state import subscribers as subs
+
+    with app.state() as state:
+        report = subs.import_csv(state.db, csv_file)
     echo(f"{csv_file}: {report.added} added, {report.updated} updated, "
          f"{report.unchanged} unchanged, {len(report.kept)} kept as they were, "
          f"{len(report.rejected)} rejected")
@@ -136,11 +154,10 @@ def subscribers_add(app: AppContext, email: str, name: str | None, force: bool) 
     An address that unsubscribed, bounced or complained stays as it is unless --force is
     given: the reader said no, and mailing them again hurts the sender's reputation.
     """
-    conn = db(app.config)
-    try:
-        subscriber, outcome = subs.add(conn, email, name, revive=force)
-    finally:
-        conn.close()
+    from ..state import subscribers as subs
+
+    with app.state() as state:
+        subscriber, outcome = subs.add(state.db, email, name, revive=force)
     echo(f"{subscriber.email}: {outcome} ({subscriber.status})")
 
 
@@ -150,28 +167,28 @@ def subscribers_add(app: AppContext, email: str, name: str | None, force: bool) 
 @writes_state
 def subscribers_remove(app: AppContext, email: str) -> None:
     """Unsubscribe one address (kept on file so no import brings it back)."""
-    conn = db(app.config)
-    try:
-        subscriber = subs.remove(conn, email)
-    finally:
-        conn.close()
+    from ..state import subscribers as subs
+
+    with app.state() as state:
+        subscriber = subs.remove(state.db, email)
     echo(f"{subscriber.email}: {subscriber.status}")
 
 
 @subscribers.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON array instead of a table.")
-@click.option("--status", type=click.Choice(subs.STATUSES), help="Only this status.")
+@click.option("--status", type=click.Choice([s.value for s in SubscriberStatus]),
+              help="Only this status.")
 @pass_app
 def subscribers_list(app: AppContext, as_json: bool, status: str | None) -> None:
     """List subscribers (with --json: every field and timestamp, for scripts)."""
-    conn = db(app.config)
-    try:
+    from ..state import subscribers as subs
+
+    with app.state() as state:
         if as_json:
-            echo(json.dumps(list(subs.iter_rows(conn, status)), ensure_ascii=False, indent=2))
+            echo(json.dumps(list(subs.iter_rows(state.db, status)), ensure_ascii=False,
+                            indent=2))
             return
-        rows = subs.list_subscribers(conn, status)
-    finally:
-        conn.close()
+        rows = subs.list_subscribers(state.db, status)
     for s in rows:
         echo(f"{printable(s.email):<40} {s.status:<13} {printable(s.name or '')}")
     echo(f"{len(rows)} subscriber(s)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import AppContext, echo, info, main, pass_app, writes_state
+from .app import AppContext, echo, info, main, pass_app, writes_state
 
 
 @main.command()
@@ -28,8 +28,10 @@ def serve(app: AppContext, host: str, port: int) -> None:
 @writes_state
 def site(app: AppContext) -> None:
     """Write the static archive of sent issues (index.html, feed.xml, a page per issue)."""
-    from ..site import write_site
+    from ..archive.site import write_site
+    from ..state import issues
 
-    written = write_site(app.config)
+    with app.state() as state:
+        written = write_site(app.config, state.key, issues.sent(state.db))
     echo(f"{app.config.archive_dir}: {len(written)} file(s) written"
          + "".join(f"\n  {p}" for p in written))

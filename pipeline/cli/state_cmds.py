@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import AppContext, echo, main, pass_app
+from .app import AppContext, echo, main, pass_app
 
 
 @main.command()
@@ -20,7 +20,7 @@ def backup(app: AppContext, path: Path | None) -> None:
     backup) and nothing waits for the state lock. To restore, see README, "Backup and
     restore".
     """
-    from ..backup import backup as write_backup
+    from ..state.backup import backup as write_backup
 
     result = write_backup(app.config, path)
     echo(f"backup written to {result.folder}")

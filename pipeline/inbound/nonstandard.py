@@ -10,6 +10,8 @@ import re
 from email.message import Message
 from functools import lru_cache
 
+from flufl.bounce import all_failures
+
 from .dsn import Found, smtp_command
 from .mime import addresses, all_headers, header
 from .patterns import hint
@@ -119,10 +121,6 @@ def candidates(region: str, exclude: set[str]) -> list[str]:
 
 def _flufl(message: Message) -> tuple[list[str], bool | None]:
     """flufl.bounce's recipients and whether they are permanent (None: none found)."""
-    try:
-        from flufl.bounce import all_failures
-    except ImportError:  # pragma: no cover - a dependency, always installed
-        return [], None
     try:
         temporary, permanent = all_failures(message)
     except Exception:  # noqa: BLE001 - a detector crashing on one message is its failure only

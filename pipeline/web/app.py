@@ -21,9 +21,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..config import Config
-from ..keys import signing_key, verification_keys
-from ..render import environment
-from ..store import open_db
+from ..issue.render import environment
+from ..state.handle import State
+from ..state.keys import verification_keys
 from . import signup, views
 from .pages import message
 from .ratelimit import RateLimiter
@@ -82,9 +82,10 @@ def create_app(config: Config) -> Starlette:
     app.router.redirect_slashes = False
     web = config.web
     # Migrate now, once: requests arriving together must not race to create the schema.
-    open_db(config.db_path).close()
+    with State(config) as state:
+        state.migrate()
+        app.state.key = state.key  # signs new links
     app.state.config = config
-    app.state.key = signing_key(config)  # signs new links
     app.state.keys = verification_keys(config, app.state.key)  # and the retired keys: verify
     app.state.env = environment(config)
     app.state.limiter = RateLimiter(web.signup_limit, web.signup_window_seconds)
@@ -106,7 +107,7 @@ class RedactTokens(logging.Filter):
 
 def serve(config: Config, host: str, port: int) -> None:
     """Run the application on uvicorn until interrupted."""
-    import uvicorn
+    import uvicorn  # heavy: only `digest serve` runs a server
 
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True,

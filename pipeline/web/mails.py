@@ -12,13 +12,13 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
-from ..compose import address_header, ascii_address, header_safe, list_id
 from ..config import Config
-from ..deliver import RetryPolicy, deliver_message
+from ..delivery.batch import RetryPolicy, deliver_message
+from ..delivery.transports import open_transport
 from ..errors import PipelineError
+from ..issue.render import environment
+from ..mail.compose import address_header, ascii_address, header_safe, list_id
 from ..models import DeliveryResult, OutgoingMessage, Subscriber
-from ..render import environment
-from ..run import make_transport
 from ..tokens import reader_ref, reader_token
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def deliver(config: Config, message: OutgoingMessage) -> DeliveryResult:
     policy = RetryPolicy(min(MAIL_ATTEMPTS, config.delivery.max_attempts),
                          config.delivery.retry_backoff_seconds)
     try:
-        transport = make_transport(config)
+        transport = open_transport(config)
         try:
             result = deliver_message(message, message.subscriber_id or 0, transport,
                                      policy).result

@@ -1,16 +1,18 @@
-"""What the web side does to readers, named by the ref a link carries (tokens.reader_ref).
+"""What the web side reads and changes in the state: readers named by the ref a link carries
+(tokens.reader_ref), and which issues were sent (the public archive).
 
 Each call opens its own connection: views run them in a worker thread (run_in_threadpool), and
-SQLite connections do not cross threads. The SQL itself lives in subscribers.py.
+SQLite connections do not cross threads. The SQL itself lives in pipeline/state/.
 """
 
 from __future__ import annotations
 
-from .. import subscribers as subs
 from ..config import Config
 from ..models import Subscriber
-from ..store import open_db
-from ..tokens import Keys, read_reader_token
+from ..state import issues
+from ..state import subscribers as subs
+from ..state.db import Database
+from ..tokens import Keys, read_reader_token, reader_ref
 from .security import MAX_PATH_TOKEN
 
 
@@ -23,11 +25,8 @@ def claim(keys: Keys, purpose: str, token: str) -> tuple[str, str] | None:
 
 def load(config: Config, ref: str) -> tuple[Subscriber, str] | None:
     """(the reader, their status stamp), or None when no reader has `ref`."""
-    conn = open_db(config.db_path)
-    try:
-        return subs.get_by_ref(conn, ref)
-    finally:
-        conn.close()
+    with Database.open(config.db_path) as db:
+        return subs.get_by_ref(db, ref)
 
 
 def set_status(config: Config, ref: str, status: str, only_from: tuple[str, ...],
@@ -35,19 +34,30 @@ def set_status(config: Config, ref: str, status: str, only_from: tuple[str, ...]
     """(changed, the reader's stamp afterwards), None when no reader has `ref`. Acts on that
     row only: an unsubscribe never revives a bounce (`only_from`), a resubscribe only undoes
     the unsubscribe its token was made after (`stamp`)."""
-    conn = open_db(config.db_path)
-    try:
-        changed = subs.set_status_by_ref(conn, ref, status, only_from, stamp)
-        found = subs.get_by_ref(conn, ref)
-    finally:
-        conn.close()
+    with Database.open(config.db_path) as db:
+        changed = subs.set_status_by_ref(db, ref, status, only_from, stamp)
+        found = subs.get_by_ref(db, ref)
     return None if changed is None or found is None else (changed, found[1])
 
 
 def confirm(config: Config, ref: str, link_stamp: str) -> tuple[str, Subscriber | None]:
     """subscribers.confirm_by_ref: ('activated' | 'already' | 'stale' | 'unknown', reader)."""
-    conn = open_db(config.db_path)
-    try:
-        return subs.confirm_by_ref(conn, ref, link_stamp)
-    finally:
-        conn.close()
+    with Database.open(config.db_path) as db:
+        return subs.confirm_by_ref(db, ref, link_stamp)
+
+
+def register(config: Config, email: str, name: str | None) -> tuple[Subscriber, str]:
+    """A signup: (the reader, their stamp); a new address is added as pending."""
+    with Database.open(config.db_path) as db:
+        found = subs.get_by_ref(db, reader_ref(email))
+        if found is None:
+            subs.add(db, email, name, status=subs.SubscriberStatus.PENDING, source="web")
+            found = subs.get_by_ref(db, reader_ref(email))
+    assert found is not None
+    return found
+
+
+def sent_weeks(config: Config) -> dict[str, str | None]:
+    """The weeks the database knows as sent, and when (the public archive lists them)."""
+    with Database.open(config.db_path) as db:
+        return issues.sent(db)

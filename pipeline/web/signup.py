@@ -19,11 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import subscribers as subs
 from ..config import Config
 from ..errors import UsageError
 from ..models import Subscriber
-from ..store import open_db
+from ..state import subscribers as subs
 from ..tokens import reader_ref
 from . import csrf, mails, readers
 from .pages import Form, form_expired, message, render
@@ -56,17 +55,7 @@ def register(config: Config, key: bytes, email: str, name: str | None) -> None:
     """After the response: a new address becomes pending; a pending or unsubscribed one is
     sent a (new) confirmation link. Active, bounced and complained ones get nothing. A mail
     that cannot be sent is logged; the reader stays pending and can ask again."""
-    ref = reader_ref(email)
-    conn = open_db(config.db_path)
-    try:
-        found = subs.get_by_ref(conn, ref)
-        if found is None:
-            subs.add(conn, email, name, status="pending", source="web")
-            found = subs.get_by_ref(conn, ref)
-    finally:
-        conn.close()
-    assert found is not None
-    subscriber, stamp = found
+    subscriber, stamp = readers.register(config, email, name)
     if subscriber.status in NO_MAIL:
         return
     mails.deliver(config, mails.confirm_message(config, key, subscriber, stamp))

@@ -17,7 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from .. import site
+from ..archive import site
+from ..config import Config
 from ..tokens import reader_token
 from . import csrf, readers
 from .pages import Form, form_expired, message
@@ -121,20 +122,28 @@ async def unsubscribe_help(request: Request) -> Response:
 
 async def archive_index(request: Request) -> Response:
     config = request.app.state.config
-    issues = await run_in_threadpool(site.sent_issues, config)
+    issues = await run_in_threadpool(_sent_issues, config)
     return HTMLResponse(site.index_html(config, issues))
 
 
 async def archive_feed(request: Request) -> Response:
     config = request.app.state.config
-    issues = await run_in_threadpool(site.sent_issues, config)
+    issues = await run_in_threadpool(_sent_issues, config)
     return Response(site.feed_xml(config, issues), media_type="application/atom+xml")
 
 
 async def archive_issue(request: Request) -> Response:
     state = request.app.state
-    sent = await run_in_threadpool(site.find_sent, state.config, request.path_params["week"])
+    sent = await run_in_threadpool(_find_sent, state.config, request.path_params["week"])
     if sent is None:
         raise HTTPException(404)
     html = await run_in_threadpool(site.issue_html, state.config, sent.issue, state.key)
     return HTMLResponse(html)
+
+
+def _sent_issues(config: Config) -> list[site.SentIssue]:
+    return site.sent_issues(config, readers.sent_weeks(config))
+
+
+def _find_sent(config: Config, week: str) -> site.SentIssue | None:
+    return site.find_sent(config, week, readers.sent_weeks(config))

@@ -1,0 +1,162 @@
+"""The public archive: the web version of every SENT issue, an index and an Atom feed.
+
+The same pages are served by `digest serve` and written as static files into the archive folder
+(`issues/index.html`, `issues/feed.xml`, `issues/<week>/index.html`), so the archive can be
+published on any static host. Only issues whose delivery finished (issues.status = 'sent')
+appear: a draft or a half-sent issue is not public (which ones were sent the caller reads
+from the state: `sent`, week → sent_at). No page carries personal data: the issue page is
+`compose.public_version`, with the per-reader tokens replaced by neutral values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from html import escape as html_escape
+from pathlib import Path
+
+import jinja2
+from feedgen.feed import FeedGenerator
+
+from ..config import Config
+from ..errors import ArchiveError
+from ..fsutil import atomic_write_text
+from ..issue.render import environment, render_issue
+from ..mail.compose import public_version, web_url
+from ..models import Issue
+from . import files as archive
+from . import record
+
+WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FEED_ENV = jinja2.Environment(autoescape=True)
+
+
+@dataclass(frozen=True)
+class SentIssue:
+    issue: Issue
+    sent_at: datetime
+
+    @property
+    def id(self) -> str:
+        return self.issue.id
+
+
+def base_url(config: Config) -> str:
+    return config.newsletter.base_url.rstrip("/")
+
+
+def sent_issues(config: Config, sent_in_state: Mapping[str, str | None]) -> list[SentIssue]:
+    """Sent issues that are in the archive, newest first: sent as the state database says
+    (`sent_in_state`: week → sent_at, state/issues.sent), or as the archive's own delivery
+    record says (a lost or older database forgets no issue)."""
+    sent = dict(sent_in_state)
+    result = []
+    for issue in archive.list_issues(config.archive_dir):
+        if issue.id not in sent:
+            record = _archived_record(config, issue.id)
+            if record is None or not record.complete:
+                continue
+            sent[issue.id] = record.ended_at
+        result.append(SentIssue(issue, _sent_time(config, issue, sent[issue.id])))
+    return sorted(result, key=lambda s: s.id, reverse=True)
+
+
+def _archived_record(config: Config, week: str) -> record.SendRecord | None:
+    try:
+        return record.load(config.archive_dir, week)
+    except ArchiveError:
+        return None  # damaged: the issue stays out of the public archive until mended
+
+
+def _sent_time(config: Config, issue: Issue, sent_at: str | None) -> datetime:
+    if sent_at:
+        try:
+            return datetime.fromisoformat(sent_at).astimezone(UTC)
+        except ValueError:
+            pass
+    return datetime.combine(issue.date, time(0), tzinfo=config.newsletter.tz).astimezone(UTC)
+
+
+def find_sent(config: Config, week: str, sent_in_state: Mapping[str, str | None]
+              ) -> SentIssue | None:
+    if not WEEK_RE.match(week):  # never a path outside the archive
+        return None
+    return next((s for s in sent_issues(config, sent_in_state) if s.id == week), None)
+
+
+def issue_html(config: Config, issue: Issue, key: bytes) -> str:
+    """The web version of one issue: the reader-neutral email HTML, with feed discovery."""
+    rendered = render_issue(config, issue)
+    html, _ = public_version(config, key, rendered)
+    feed = f'<link rel="alternate" type="application/atom+xml" href="{base_url(config)}' \
+           f'/issues/feed.xml" title="{html_escape(config.newsletter.name, quote=True)}">'
+    return html.replace("</head>", feed + "</head>", 1)
+
+
+def index_html(config: Config, issues: list[SentIssue]) -> str:
+    template = environment(config).get_template("web/archive.html.j2")
+    return template.render(newsletter=config.newsletter, issues=issues, base=base_url(config),
+                           feed_url=f"{base_url(config)}/issues/feed.xml")
+
+
+def feed_xml(config: Config, issues: list[SentIssue]) -> bytes:
+    """An Atom feed of the sent issues, newest first. Deterministic: every date comes from the
+    data (sent_at), none from the clock, so regenerating an unchanged archive changes nothing."""
+    base = base_url(config)
+    n = config.newsletter
+    fg = FeedGenerator()
+    fg.id(f"{base}/issues/")
+    fg.title(n.name)
+    fg.subtitle(n.tagline or f"Every issue of {n.name}")
+    fg.author({"name": n.name})
+    fg.link(href=f"{base}/issues/feed.xml", rel="self", type="application/atom+xml")
+    fg.link(href=f"{base}/issues/", rel="alternate", type="text/html")
+    fg.language(n.lang)
+    fg.updated(max((s.sent_at for s in issues), default=EPOCH))
+    for sent in issues:
+        issue = sent.issue
+        url = web_url(config, issue.id)
+        entry = fg.add_entry(order="append")
+        entry.id(url)
+        entry.title(f"#{issue.number}: {issue.subject}")
+        entry.link(href=url, rel="alternate", type="text/html")
+        entry.published(sent.sent_at)
+        entry.updated(sent.sent_at)
+        entry.summary(issue.preheader)
+        entry.content(_feed_content(issue), type="html")
+    return fg.atom_str(pretty=True)
+
+
+def _feed_content(issue: Issue) -> str:
+    return _FEED_ENV.from_string(
+        "{% for s in issue.sections %}<h2>{{ s.title }}</h2><ul>{% for i in s.items %}"
+        '<li><a href="{{ i.url }}">{{ i.title }}</a> ({{ i.source }})</li>'
+        "{% endfor %}</ul>{% endfor %}").render(issue=issue)
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    # Unchanged files keep their mtime, so static hosts' caches stay valid.
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    atomic_write_text(path, text)
+    return True
+
+
+def write_site(config: Config, key: bytes, sent_in_state: Mapping[str, str | None]
+               ) -> list[Path]:
+    """Write the static archive into the archive folder. Returns the files it (re)wrote."""
+    issues = sent_issues(config, sent_in_state)
+    root = config.archive_dir
+    written = []
+    files = {root / "index.html": index_html(config, issues),
+             root / "feed.xml": feed_xml(config, issues).decode("utf-8")}
+    for sent in issues:
+        files[archive.issue_dir(root, sent.id) / "index.html"] = issue_html(config, sent.issue,
+                                                                            key)
+    for path, text in files.items():
+        if _write_if_changed(path, text):
+            written.append(path)
+    return written

@@ -1,0 +1,2 @@
+"""The editor's excerpts: the file format, read and written (excerpts), and `digest curate add`
+(add, pagemeta)."""

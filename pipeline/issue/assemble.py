@@ -1,0 +1,285 @@
+"""Assemble stage: curated excerpts + feed entries + history → one Issue. Pure: no I/O."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..config import UNMATCHED_SECTION_ID, Config, SectionConfig
+from ..htmltext import clip
+from ..identity import (
+    TitleIndex,
+    canonical_url,
+    history_keys,
+    is_global_guid,
+    item_id,
+    title_tokens,
+)
+from ..models import CuratedExcerpt, Entry, Issue, Item, Section
+from ..weeks import week_day
+
+ALSO_ID = UNMATCHED_SECTION_ID
+SUBJECT_MAX = 78  # keeps the subject whole on most phone inbox lists
+PREHEADER_MIN = 40  # check.py warns outside 40-110
+PREHEADER_MAX = 110
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry: Entry
+    section_id: str | None
+    relevance: float
+    score: float
+
+
+TITLE_HIT = 3.0  # a keyword in the title counts this many times one in the text
+TEXT_HITS_MAX = 3  # repeats of one keyword in the text that still add to the score
+RECENCY_WEIGHT = 0.5
+UNDATED_RECENCY = 0.5  # an entry dated by when we first saw it may be older than that
+
+
+@functools.lru_cache(maxsize=16)
+def _matcher(sections: tuple[SectionConfig, ...]
+             ) -> tuple[re.Pattern[str] | None, dict[str, list[tuple[int, float]]]]:
+    """One regex for every keyword of every section (longest first, on word boundaries) and
+    what each match means: [(section index, weight)]."""
+    meaning: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for index, section in enumerate(sections):
+        for keyword, weight in section.weighted_keywords:
+            meaning[" ".join(keyword.lower().split())].append((index, weight))
+    if not meaning:
+        return None, {}
+    # Matched against lower-cased text: re.IGNORECASE would make the search ~8× slower. A
+    # word-boundary start (\b) keeps the engine's first-character skip that (?<!\w) loses.
+    body = "|".join((r"\b" if re.match(r"\w", k) else r"(?<!\w)")
+                    + r"\s+".join(re.escape(w) for w in k.split())
+                    for k in sorted(meaning, key=lambda k: (-len(k), k)))
+    return re.compile(rf"(?:{body})(?!\w)"), dict(meaning)
+
+
+def classify(entry: Entry, sections: tuple[SectionConfig, ...]) -> tuple[str | None, float]:
+    """The best-matching section and its relevance: section keywords (with their weights)
+    matched on word boundaries in the title (counting TITLE_HIT times), the text and the tags,
+    times the section's weight. (None, 0.0) when nothing matches; ties go to the earlier
+    section."""
+    pattern, meaning = _matcher(sections)
+    if pattern is None:
+        return None, 0.0
+    scores = [0.0] * len(sections)
+    for found in {" ".join(m.split()) for m in pattern.findall(entry.title.lower())}:
+        for index, weight in meaning[found]:
+            scores[index] += TITLE_HIT * weight
+    body = " ".join((entry.text or entry.excerpt, *entry.tags)).lower()
+    hits: dict[str, int] = defaultdict(int)
+    for match in pattern.findall(body):
+        hits[" ".join(match.split())] += 1
+    for found, count in hits.items():
+        for index, weight in meaning[found]:
+            scores[index] += min(count, TEXT_HITS_MAX) * weight
+    best: tuple[str | None, float] = (None, 0.0)
+    for section, score in zip(sections, scores, strict=True):
+        score *= section.weight
+        if score > best[1]:
+            best = (section.id, score)
+    return best
+
+
+def _recency(published: datetime | None, now: datetime, lookback: timedelta) -> float:
+    if published is None:
+        return 0.0
+    age = (now - published) / lookback
+    return max(0.0, 1.0 - age)
+
+
+def score(relevance: float, recency: float, feed_weight: float, matched: bool) -> float:
+    """Relevance (saturating: the fifth keyword adds less than the first) weighs four times
+    as much as recency (0..1 across the lookback window: a weekly issue's items are all
+    recent); an item that matches no section ranks below every one that does."""
+    if not matched:
+        return feed_weight * RECENCY_WEIGHT * recency / 2
+    return feed_weight * (2 * relevance / (relevance + 3) + RECENCY_WEIGHT * recency)
+
+
+def in_window(entry: Entry, now: datetime, lookback: timedelta) -> bool:
+    return entry.published is not None and now - lookback <= entry.published <= now
+
+
+def curated_for_week(excerpts: list[CuratedExcerpt], week: str, now: datetime,
+                     published_keys: set[str]) -> list[CuratedExcerpt]:
+    """The editor's queue: excerpts added by now, pinned to this week or to none, not yet
+    published in an earlier issue."""
+    chosen = []
+    for excerpt in excerpts:
+        if excerpt.week is not None and excerpt.week != week:
+            continue
+        if excerpt.week is None and excerpt.added > now:
+            continue
+        # An excerpt is identified by its file: the editor may quote one article many times.
+        if f"curated:{excerpt.slug}" in published_keys:
+            continue
+        chosen.append(excerpt)
+    return chosen
+
+
+def cap_curated(queue: list[CuratedExcerpt], max_items: int) -> list[CuratedExcerpt]:
+    """At most `max_items` excerpts, the first in the editor's order: the rest wait for the next
+    issue. An excerpt pinned to this week has no next issue, so it always goes in."""
+    room = max_items - sum(1 for e in queue if e.week is not None)
+    chosen = []
+    for excerpt in queue:
+        if excerpt.week is None:
+            if room <= 0:
+                continue
+            room -= 1
+        chosen.append(excerpt)
+    return chosen
+
+
+def select_entries(config: Config, entries: list[Entry], now: datetime,
+                   published_keys: set[str], taken_urls: set[str],
+                   slots: int, taken_titles: Iterable[str] = ()) -> list[Candidate]:
+    """The best `slots` entries: in the lookback window, never published before (by canonical
+    URL, global GUID or a near-identical title), one per article across feeds and none of an
+    article already in the issue (`taken_urls`, `taken_titles`: the curated excerpts), at most
+    max_per_source per feed. Unmatched entries go to the "also" section or are dropped
+    ([issue] unmatched)."""
+    lookback = timedelta(days=config.issue.lookback_days)
+    feed_weight = {f.name: f.weight for f in config.feeds}
+    candidates: list[Candidate] = []
+    for entry in entries:
+        if not in_window(entry, now, lookback):
+            continue
+        section_id, relevance = classify(entry, config.sections)
+        if section_id is None and config.issue.unmatched == "drop":
+            continue
+        recency = _recency(entry.published, now, lookback)
+        if not entry.dated:
+            recency *= UNDATED_RECENCY
+        candidates.append(Candidate(
+            entry, section_id or ALSO_ID, relevance,
+            score(relevance, recency, feed_weight.get(entry.feed_name, 1.0),
+                  section_id is not None)))
+    # Best first; ties broken deterministically so rebuilds are byte-identical. Identity
+    # (canonical URL, title words) is worked out only for the candidates looked at.
+    candidates.sort(key=lambda c: (-c.score, -c.entry.published.timestamp(), c.entry.url,
+                                   c.entry.guid))
+    history_titles = TitleIndex.from_history(published_keys)
+    chosen_titles = TitleIndex(title_tokens(t) for t in taken_titles)
+    chosen: list[Candidate] = []
+    per_source: dict[str, int] = defaultdict(int)
+    seen_urls = {f"url:{url}" for url in taken_urls}  # canonical URLs, as history keys
+    seen_guids: set[str] = set()
+    for candidate in candidates:
+        if len(chosen) >= slots:
+            break
+        entry = candidate.entry
+        if per_source[entry.feed_name] >= config.issue.max_per_source:
+            continue
+        keys = history_keys(entry.url, entry.guid, entry.title)
+        if any(k in published_keys for k in keys):
+            continue
+        # Two entries of one URL (Scripting News gives distinct posts one link) would send
+        # the reader to the same page twice: the better one goes in.
+        url_key = keys[0]
+        if url_key in seen_urls or _guid_key(entry) in seen_guids:
+            continue
+        tokens = title_tokens(entry.title)
+        if history_titles.near(tokens) or chosen_titles.near(tokens):
+            continue
+        per_source[entry.feed_name] += 1
+        seen_urls.add(url_key)
+        seen_guids.add(_guid_key(entry))
+        chosen_titles.add(tokens)
+        chosen.append(candidate)
+    return chosen
+
+
+def _guid_key(entry: Entry) -> str:
+    """A GUID names one article across feeds only when it is a URL or URI."""
+    return entry.guid if is_global_guid(entry.guid) else f"{entry.feed_name}\x1f{entry.guid}"
+
+
+def _curated_item(excerpt: CuratedExcerpt) -> Item:
+    return Item(
+        id=f"c-{excerpt.slug}", kind="curated", title=excerpt.title, url=excerpt.url,
+        source=excerpt.source, author=excerpt.author,
+        published=excerpt.published.isoformat() if excerpt.published else None,
+        excerpt=excerpt.excerpt, note=excerpt.note, image=excerpt.image,
+        image_alt=excerpt.image_alt, tags=excerpt.tags)
+
+
+def _feed_item(candidate: Candidate) -> Item:
+    entry = candidate.entry
+    return Item(
+        id=item_id("f", entry.url), kind="feed", title=entry.title, url=entry.url,
+        source=entry.feed_name, author=entry.author,
+        # An entry dated only by when it was first seen shows no date.
+        published=entry.published.isoformat() if entry.published and entry.dated else None,
+        excerpt=entry.excerpt, note=None, image=entry.image,
+        image_alt=entry.title if entry.image else None, tags=entry.tags)
+
+
+def _distinct_titles(items: list[Item]) -> list[str]:
+    """Each article's title once, in the email's order: several excerpts of one interview
+    share its title, and "Also inside: X; X; X" would tell the reader nothing."""
+    titles: dict[str, str] = {}
+    for item in items:
+        titles.setdefault(" ".join(item.title.split()).casefold(), item.title)
+    return list(titles.values())
+
+
+def subject_and_preheader(config: Config, number: int, items: list[Item]) -> tuple[str, str]:
+    """The subject names the lead article; the preheader (PREHEADER_MIN to PREHEADER_MAX
+    characters, what inbox lists show after the subject) the next ones, as many whole titles as
+    fit, then how many more articles there are."""
+    name = config.newsletter.name
+    titles = _distinct_titles(items)
+    lead = titles[0] if titles else "This week in product careers"
+    subject = clip(f"{config.issue.subject_prefix}{name} #{number}: {lead}", SUBJECT_MAX)
+    others = titles[1:]
+    preheader = ""
+    for count in range(1, min(3, len(others)) + 1):
+        more = len(others) - count
+        text = "Also inside: " + "; ".join(others[:count]) + (f"; and {more} more"
+                                                              if more else "")
+        if preheader and len(text) > PREHEADER_MAX:
+            break
+        preheader = text
+    tagline = config.newsletter.tagline
+    about = f"Issue #{number} of {name}: {tagline or 'this week in product careers'}"
+    if not preheader:
+        preheader = about
+    elif len(preheader) < PREHEADER_MIN:
+        # Too short, the inbox fills the rest of the line with the email's first words.
+        preheader = f"{preheader}. {tagline or about}"
+    return subject, clip(preheader, PREHEADER_MAX)
+
+
+def assemble(config: Config, week: str, number: int, now: datetime,
+             excerpts: list[CuratedExcerpt], entries: list[Entry],
+             published_keys: set[str], intro: str | None = None) -> Issue:
+    curated = cap_curated(curated_for_week(excerpts, week, now, published_keys),
+                          config.issue.max_items)
+    curated_urls = {canonical_url(e.url) for e in curated}
+    slots = max(0, config.issue.max_items - len(curated))
+    chosen = select_entries(config, entries, now, published_keys, curated_urls, slots,
+                            [e.title for e in curated])
+
+    by_section: dict[str, list[Item]] = defaultdict(list)
+    for excerpt in curated:
+        by_section[excerpt.section].append(_curated_item(excerpt))
+    for candidate in chosen:
+        by_section[candidate.section_id or ALSO_ID].append(_feed_item(candidate))
+
+    section_titles = [(s.id, s.title) for s in config.sections] + [(ALSO_ID,
+                                                                     config.issue.also_title)]
+    sections = tuple(Section(sid, title, tuple(by_section[sid]))
+                     for sid, title in section_titles if by_section.get(sid))
+    items = [item for section in sections for item in section.items]
+    subject, preheader = subject_and_preheader(config, number, items)
+    return Issue(id=week, number=number, date=week_day(week, config.schedule.weekday),
+                 subject=subject, preheader=preheader, sections=sections, intro=intro)

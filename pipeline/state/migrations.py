@@ -1,0 +1,202 @@
+"""The state database's schema as numbered migrations, and `migrate`.
+
+A schema change is a new entry at the end of MIGRATIONS; `migrate` applies the missing ones,
+each in a transaction, so an old state folder upgrades itself (PRAGMA user_version counts them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..names import normalize_name
+from ..tokens import reader_ref
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT,
+        status TEXT NOT NULL CHECK (status IN
+            ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
+        source TEXT NOT NULL DEFAULT 'operator',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        confirmed_at TEXT,
+        unsubscribed_at TEXT
+    );
+    CREATE INDEX subscribers_status ON subscribers(status);
+
+    CREATE TABLE issues (
+        id TEXT PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'built' CHECK (status IN
+            ('built', 'approved', 'sending', 'sent', 'skipped')),
+        built_at TEXT NOT NULL,
+        approved_at TEXT,
+        sent_at TEXT
+    );
+
+    CREATE TABLE deliveries (
+        issue_id TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
+        status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'bounced')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_code INTEGER,
+        last_error TEXT,
+        message_id TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (issue_id, subscriber_id)
+    );
+    CREATE INDEX deliveries_status ON deliveries(issue_id, status);
+
+    -- Every item ever published, keyed by canonical URL, GUID and title fingerprint, so no
+    -- later issue repeats it. Rebuildable from issues/*/issue.json.
+    CREATE TABLE published (
+        key TEXT PRIMARY KEY,
+        issue_id TEXT NOT NULL,
+        item_id TEXT NOT NULL
+    );
+
+    -- Conditional GET state and the entries of the last successful parse (reused on 304).
+    CREATE TABLE feed_state (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_status TEXT,
+        last_http_status INTEGER,
+        last_ok_at TEXT,
+        last_new_at TEXT,
+        entries_json TEXT
+    );
+
+    -- When an entry was first seen: the fallback date for entries with none or a bad one.
+    CREATE TABLE entries_seen (
+        feed_name TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (feed_name, guid)
+    );
+    """,
+    # 2: a skipped week gives its issue number back (scheduler: min_new_items, approval), so
+    # readers never see a gap; only issues that can still go out own a number.
+    """
+    CREATE TABLE issues_v2 (
+        id TEXT PRIMARY KEY,
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'built' CHECK (status IN
+            ('built', 'approved', 'sending', 'sent', 'skipped')),
+        built_at TEXT NOT NULL,
+        approved_at TEXT,
+        sent_at TEXT
+    );
+    INSERT INTO issues_v2 (id, number, status, built_at, approved_at, sent_at)
+        SELECT id, number, status, built_at, approved_at, sent_at FROM issues;
+    DROP TABLE issues;
+    ALTER TABLE issues_v2 RENAME TO issues;
+    CREATE UNIQUE INDEX issues_number ON issues(number) WHERE status != 'skipped';
+    """,
+    # 3: links name a reader by `ref`, a keyless digest of the address (tokens.reader_ref),
+    # not by the row id, so an old link acts on its own address after the database was
+    # recreated or restored. `status_stamp` is random and renewed by every change of status:
+    # a link made at one stamp (a confirmation) acts only if nothing changed since. Triggers
+    # keep both filled whatever code writes the row; reader_ref() and normalize_name() are
+    # Python functions `connect` registers. Names stored before names.py are normalised too.
+    """
+    ALTER TABLE subscribers ADD COLUMN ref TEXT;
+    ALTER TABLE subscribers ADD COLUMN status_stamp TEXT;
+    UPDATE subscribers SET ref = reader_ref(email), status_stamp = lower(hex(randomblob(8))),
+        name = normalize_name(name);
+    CREATE UNIQUE INDEX subscribers_ref ON subscribers(ref);
+    CREATE TRIGGER subscribers_on_insert AFTER INSERT ON subscribers
+    BEGIN
+        UPDATE subscribers SET ref = coalesce(NEW.ref, reader_ref(NEW.email)),
+            status_stamp = coalesce(NEW.status_stamp, lower(hex(randomblob(8))))
+        WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER subscribers_on_email AFTER UPDATE OF email ON subscribers
+    BEGIN
+        UPDATE subscribers SET ref = reader_ref(NEW.email) WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER subscribers_on_status AFTER UPDATE OF status ON subscribers
+        WHEN NEW.status IS NOT OLD.status
+    BEGIN
+        UPDATE subscribers SET status_stamp = lower(hex(randomblob(8))) WHERE id = NEW.id;
+    END;
+    """,
+    # 4: no trigger calls a function only digest registers, so a row written by the `sqlite3`
+    # shell or another tool no longer fails with "no such function". The state layer writes
+    # `ref` itself (subscribers.py) and gives any row that lacks one its ref when it opens the
+    # database (fill_refs); an address changed without its ref loses the stale ref. The stamp
+    # needs only SQLite's own functions: subscribers_on_status stays.
+    """
+    DROP TRIGGER subscribers_on_insert;
+    DROP TRIGGER subscribers_on_email;
+    CREATE TRIGGER subscribers_stamp_on_insert AFTER INSERT ON subscribers
+        WHEN NEW.status_stamp IS NULL
+    BEGIN
+        UPDATE subscribers SET status_stamp = lower(hex(randomblob(8))) WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER subscribers_ref_on_email AFTER UPDATE OF email ON subscribers
+        WHEN NEW.email IS NOT OLD.email AND NEW.ref IS OLD.ref
+    BEGIN
+        UPDATE subscribers SET ref = NULL WHERE id = NEW.id;
+    END;
+    """,
+]
+
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into complete SQL statements (sqlite3 decides where one ends)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the missing migrations. The version is read inside BEGIN IMMEDIATE, so two
+    processes opening a fresh database at once never both run the same migration."""
+    # Migration 3 computes refs and cleans names in SQL: these exist only on this connection.
+    conn.create_function("reader_ref", 1, reader_ref, deterministic=True)
+    conn.create_function("normalize_name", 1, normalize_name, deterministic=True)
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= len(MIGRATIONS):
+                conn.execute("COMMIT")
+                break
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    fill_refs(conn)
+
+
+def fill_refs(conn: sqlite3.Connection) -> int:
+    """Give every subscriber without a ref (a row another tool wrote, or whose address it
+    changed) the ref of their address; returns how many. One indexed query when none lacks."""
+    missing = conn.execute("SELECT id, email FROM subscribers WHERE ref IS NULL").fetchall()
+    if not missing:
+        return 0
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany("UPDATE subscribers SET ref = ? WHERE id = ? AND ref IS NULL",
+                         [(reader_ref(email), row_id) for row_id, email in missing])
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return len(missing)
