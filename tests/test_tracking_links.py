@@ -6,17 +6,20 @@ check's size limit."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from click.testing import CliRunner
 from mjml import mjml2html
 
 from pipeline.check import MAX_ENCODED_BYTES
 from pipeline.cli import main
 from pipeline.compose import build_message
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.links import extract, outbound_linker
 from pipeline.models import RenderedIssue, Subscriber
 from pipeline.run import load_rendered
@@ -24,6 +27,8 @@ from pipeline.tokens import reader_ref
 from pipeline.tracking import (
     CLICK_PLACEHOLDER,
     TRAP_INDEX,
+    ClickLinker,
+    TrackedLink,
     click_linker,
     delivery_hash,
     delivery_value,
@@ -47,9 +52,21 @@ added = 2026-11-24T09:00:00Z
 """
 
 
-def build_with_utm(root):
+@dataclass(frozen=True)
+class Built:
+    config: Config
+    rendered: RenderedIssue
+    base: str
+    tag: Callable[[str], str]
+    table: tuple[TrackedLink, ...]
+    linker: ClickLinker
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Built:
     """A real issue built by the CLI, UTM tagging on, social links in the footer, and one
     curated item that links to the newsletter's own archive."""
+    root = tmp_path_factory.mktemp("clicks") / "n"
     news = make_newsletter(root, feeds=[("Kagi Blog", str(FEEDS / "real" /
                                                           "rss2_kagi-blog_summary-only.xml"))],
                            max_items=20, extra="\n[tracking]\nutm = true\n" + SOCIAL)
@@ -58,18 +75,18 @@ def build_with_utm(root):
                                        PINNED_NOW], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     config = load_config(news.config_path)
-    return config, load_rendered(config, PINNED_WEEK)
-
-
-def test_only_article_links_are_tracked_and_own_links_never(tmp_path):
-    config, rendered = build_with_utm(tmp_path / "n")
-    issue = rendered.issue
-    base = config.newsletter.base_url
+    rendered = load_rendered(config, PINNED_WEEK)
+    issue, base = rendered.issue, config.newsletter.base_url
     tag = outbound_linker(config, issue.id, issue.number)
     table = link_table(issue, base, tag)
-    html_links = set(extract(rendered.html).links)
+    return Built(config, rendered, base, tag, table, click_linker(table, base, KEY, issue.id))
 
-    articles = {tag(i.url) for i in issue.items if not i.url.startswith(base)}
+
+def test_only_article_links_are_tracked_and_own_links_never(built):
+    issue, base, table, linker = built.rendered.issue, built.base, built.table, built.linker
+    html_links = set(extract(built.rendered.html).links)
+
+    articles = {built.tag(i.url) for i in issue.items if not i.url.startswith(base)}
     assert {link.url for link in table} == articles
     assert articles <= html_links  # the table's targets are the links the issue shows
     for link in table:  # UTM tags on every redirect target
@@ -80,7 +97,6 @@ def test_only_article_links_are_tracked_and_own_links_never(tmp_path):
            or url.startswith(("mailto:", "https://www.linkedin.com", "https://x.com"))}
     assert any("linkedin" in url for url in own) and any("/issues/2026-W40/" in url for url in own)
     assert own.isdisjoint(link.url for link in table)
-    linker = click_linker(table, base, KEY, issue.id)
     for url in own:
         assert linker(url) == url  # never wrapped
     for item in issue.items:
@@ -91,13 +107,10 @@ def test_only_article_links_are_tracked_and_own_links_never(tmp_path):
             assert wrapped.startswith(f"{base}/c/") and wrapped.endswith(CLICK_PLACEHOLDER)
 
 
-def test_a_tracked_message_reads_back_and_stays_under_the_size_limit(tmp_path):
-    config, rendered = build_with_utm(tmp_path / "n")
+def test_a_tracked_message_reads_back_and_stays_under_the_size_limit(built):
+    config, rendered, base, table, linker = (built.config, built.rendered, built.base,
+                                             built.table, built.linker)
     issue = rendered.issue
-    base = config.newsletter.base_url
-    tag = outbound_linker(config, issue.id, issue.number)
-    table = link_table(issue, base, tag)
-    linker = click_linker(table, base, KEY, issue.id)
     reader = Subscriber(1, "ada@example.com", "Ada", "active")
     value = delivery_value(KEY, issue.id, delivery_hash(CLICK_KEY, issue.id,
                                                        reader_ref(reader.email)))
