@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -16,6 +17,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -348,3 +350,35 @@ def run_digest(*args: str, cwd: Path | None = None, env: dict[str, str] | None =
     digest = Path(sys.executable).parent / "digest"
     return subprocess.run([str(digest), *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def serve():
+    """Start the real `digest serve` for a newsletter; stopped (by its PID) afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start(news, port: int) -> str:
+        digest = str(Path(sys.executable).parent / "digest")
+        proc = subprocess.Popen([digest, "--config", str(news.config_path), "serve", "--port",
+                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    return base
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "digest serve did not start"
+            time.sleep(0.1)
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

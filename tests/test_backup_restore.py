@@ -49,7 +49,8 @@ def restore(backup_folder: Path, state_dir: Path) -> None:
     for suffix in ("-wal", "-shm"):
         (state_dir / f"digest.sqlite3{suffix}").unlink(missing_ok=True)
     for name in ("digest.sqlite3", "secret.key"):
-        shutil.copy2(backup_folder / name, state_dir / name)
+        if (backup_folder / name).exists():  # no key when nothing was ever signed
+            shutil.copy2(backup_folder / name, state_dir / name)
 
 
 def sent_rows(db: Path, week: str) -> int:
@@ -135,37 +136,6 @@ def test_backup_names_the_key_in_the_environment(tmp_path):
         assert conn.execute("SELECT email FROM subscribers").fetchall() == [("ada@example.com",)]
     # Written again into the same folder: replaced, not refused (a nightly cron line).
     assert run_digest("--config", news.config_path, "backup", target).returncode == 0
-
-
-@pytest.fixture
-def serve():
-    """Start the real `digest serve` for a newsletter; stopped (by its PID) afterwards."""
-    started: list[subprocess.Popen] = []
-
-    def start(news, port: int) -> str:
-        proc = subprocess.Popen([DIGEST, "--config", str(news.config_path), "serve", "--port",
-                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "digest serve did not start"
-            time.sleep(0.1)
-
-    yield start
-    for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _unsubscribe_url(news, week: str, address: str) -> str:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import StateError
 from ..fsutil import make_private, private_file, storage_error
-from . import migrations
+from . import events, migrations
 
 BUSY_TIMEOUT_SECONDS = 30.0
 # Test-only knob: wait this long (seconds) for another program's lock instead of 30 s, so a
@@ -103,6 +103,15 @@ class Database:
         self.conn = conn
         self.path = path
         self._savepoints = 0
+        self._after: list[Callable[[], None]] = []  # run once the transaction commits
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the current transaction commits (at once outside one); never
+        when it, or the savepoint it was asked in, rolls back."""
+        if self.conn.in_transaction:
+            self._after.append(action)
+        else:
+            action()
 
     @classmethod
     def open(cls, path: Path, migrate: bool = True) -> Database:
@@ -112,6 +121,11 @@ class Database:
         if migrate:
             try:
                 migrations.migrate(conn)
+                database = cls(conn, path)
+                # A database restored from an older backup learns the unsubscribes, bounces
+                # and complaints made since (state/events.py).
+                events.replay(database)
+                return database
             except sqlite3.Error as exc:
                 conn.close()
                 raise state_error(exc, path) from exc
@@ -134,10 +148,12 @@ class Database:
         if self.conn.in_transaction:
             self._savepoints += 1
             name = f"digest_{self._savepoints}"
+            pending = len(self._after)
             self.conn.execute(f"SAVEPOINT {name}")
             try:
                 yield self
             except BaseException:
+                del self._after[pending:]
                 self.conn.execute(f"ROLLBACK TO {name}")
                 self.conn.execute(f"RELEASE {name}")
                 raise
@@ -150,9 +166,13 @@ class Database:
         try:
             yield self
         except BaseException:
+            self._after.clear()
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        actions, self._after = self._after, []
+        for action in actions:
+            action()
 
     def close(self) -> None:
         self.conn.close()

@@ -15,6 +15,7 @@ from ..models import Outcome, Subscriber
 from ..weeks import utcnow
 from .db import Database
 from .statuses import DeliveryStatus
+from .subscribers import bounce
 
 ROW_BATCH = 500  # ledger rows read per query
 
@@ -137,8 +138,8 @@ def _apply(db: Database, issue_id: str, outcomes: Iterable[Outcome], now: str) -
         cursor = db.execute(_UPDATE, (status, o.tries, r.code, error, o.message_id, now,
                                       issue_id, o.subscriber_id))
         if status == DeliveryStatus.BOUNCED and cursor.rowcount:  # never mailed again
-            db.execute("UPDATE subscribers SET status = 'bounced', updated_at = ?"
-                       " WHERE id = ? AND status = 'active'", (now, o.subscriber_id))
+            bounce(db, o.subscriber_id, now, source="smtp", issue_id=issue_id,
+                   detail=f"{r.code or ''} {r.detail or ''}".strip() or None)
 
 
 def record(db: Database, issue_id: str, outcome: Outcome) -> None:

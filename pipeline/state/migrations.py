@@ -145,6 +145,39 @@ MIGRATIONS: list[str] = [
         UPDATE subscribers SET ref = NULL WHERE id = NEW.id;
     END;
     """,
+    # 5: what happened to each reader (state/events.py): one row per change of status (and
+    # per soft bounce), with who made it and why; `state_meta` holds small facts about the
+    # database itself (how much of the suppression log it has seen). Readers known before
+    # get their history as far as the subscribers table tells it.
+    """
+    CREATE TABLE subscriber_events (
+        id INTEGER PRIMARY KEY,
+        ref TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('subscribed', 'confirmed', 'unsubscribed',
+            'bounced', 'complained', 'soft_bounce')),
+        status TEXT,
+        previous TEXT,
+        source TEXT NOT NULL,
+        detail TEXT,
+        issue_id TEXT
+    );
+    CREATE INDEX subscriber_events_ref ON subscriber_events(ref, id);
+    CREATE INDEX subscriber_events_at ON subscriber_events(at);
+    CREATE TABLE state_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO subscriber_events (ref, at, kind, status, previous, source)
+        SELECT ref, coalesce(confirmed_at, created_at), 'confirmed', 'active', NULL, source
+        FROM subscribers WHERE ref IS NOT NULL AND (confirmed_at IS NOT NULL
+            OR status IN ('active', 'unsubscribed', 'bounced', 'complained'));
+    INSERT INTO subscriber_events (ref, at, kind, status, previous, source)
+        SELECT ref, created_at, 'subscribed', 'pending', NULL, source
+        FROM subscribers WHERE ref IS NOT NULL AND status = 'pending';
+    INSERT INTO subscriber_events (ref, at, kind, status, previous, source)
+        SELECT ref, coalesce(unsubscribed_at, updated_at), status, status, 'active',
+            'migration'
+        FROM subscribers WHERE ref IS NOT NULL
+            AND status IN ('unsubscribed', 'bounced', 'complained');
+    """,
 ]
 
 

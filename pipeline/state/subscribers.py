@@ -21,6 +21,7 @@ from ..models import Subscriber
 from ..names import normalize_name as clean_name  # called by every path that stores a name
 from ..tokens import reader_ref
 from ..weeks import utcnow
+from . import events
 from .csvimport import CsvRow, parse_export
 from .db import Database
 from .statuses import SubscriberStatus
@@ -78,11 +79,13 @@ def _upsert(db: Database, email: str, name: str | None, status: str, source: str
         raise ValueError(status)
     existing = get(db, email)
     if existing is None:
+        ref = reader_ref(email)
         db.execute(
             "INSERT INTO subscribers (email, ref, name, status, source, created_at, updated_at,"
             " confirmed_at, unsubscribed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (email, reader_ref(email), name, status, source, now, now,
+            (email, ref, name, status, source, now, now,
              now if status == "active" else None, now if status == "unsubscribed" else None))
+        events.changed(db, ref, None, status, source=source)
         return "added"
     if existing.status in STICKY and not revive:
         return f"kept {existing.status}"
@@ -92,24 +95,46 @@ def _upsert(db: Database, email: str, name: str | None, status: str, source: str
         "UPDATE subscribers SET status = ?, name = COALESCE(?, name), updated_at = ?,"
         " confirmed_at = CASE WHEN ? = 'active' THEN ? ELSE confirmed_at END"
         " WHERE id = ?", (status, name, now, status, now, existing.id))
+    events.changed(db, reader_ref(email), existing.status, status, source=source)
     return "updated"
 
 
-def set_status(db: Database, subscriber_id: int, status: str) -> bool:
-    """Change a subscriber's status; True if it changed."""
+def set_status(db: Database, subscriber_id: int, status: str, *, source: str = "operator",
+               detail: str | None = None, issue_id: str | None = None) -> bool:
+    """Change a subscriber's status; True if it changed. `source`, `detail` and `issue_id`
+    are kept with the event (who, why, which issue)."""
     if status not in STATUSES:
         raise ValueError(status)
     with db.atomic():
-        return _set_status(db, subscriber_id, status, utcnow())
+        return _set_status(db, subscriber_id, status, utcnow(), source=source, detail=detail,
+                           issue_id=issue_id)
 
 
-def _set_status(db: Database, subscriber_id: int, status: str, now: str) -> bool:
+def _set_status(db: Database, subscriber_id: int, status: str, now: str, *,
+                source: str, detail: str | None = None, issue_id: str | None = None) -> bool:
     """`set_status` inside the caller's transaction."""
-    cursor = db.execute(
-        "UPDATE subscribers SET status = ?, updated_at = ?,"
-        " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
-        " WHERE id = ? AND status != ?", (status, now, status, now, subscriber_id, status))
-    return cursor.rowcount > 0
+    row = db.execute("SELECT ref, status FROM subscribers WHERE id = ?",
+                     (subscriber_id,)).fetchone()
+    if row is None or row["status"] == status:
+        return False
+    db.execute("UPDATE subscribers SET status = ?, updated_at = ?,"
+               " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
+               " WHERE id = ?", (status, now, status, now, subscriber_id))
+    if row["ref"]:
+        events.changed(db, row["ref"], row["status"], status, source=source, detail=detail,
+                       issue_id=issue_id)
+    return True
+
+
+def bounce(db: Database, subscriber_id: int, now: str, *, source: str,
+           issue_id: str | None = None, detail: str | None = None) -> bool:
+    """An active reader whose address bounced for good (a 5xx at RCPT, a hard bounce): never
+    mailed again. Inside the caller's transaction; True if the status changed."""
+    row = db.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    if row is None or row["status"] != SubscriberStatus.ACTIVE:
+        return False
+    return _set_status(db, subscriber_id, SubscriberStatus.BOUNCED, now, source=source,
+                       detail=detail, issue_id=issue_id)
 
 
 def remove(db: Database, email: str) -> Subscriber:
@@ -117,7 +142,7 @@ def remove(db: Database, email: str) -> Subscriber:
     subscriber = get(db, normalize_email(email))
     if subscriber is None:
         raise UsageError(f"{email}: no such subscriber", hint="see `digest subscribers list`")
-    set_status(db, subscriber.id, "unsubscribed")
+    set_status(db, subscriber.id, "unsubscribed", detail="digest subscribers remove")
     return get_by_id(db, subscriber.id)  # type: ignore[return-value]
 
 
@@ -135,23 +160,24 @@ def get_by_ref(db: Database, ref: str) -> tuple[Subscriber, str] | None:
 
 
 def set_status_by_ref(db: Database, ref: str, status: str,
-                      only_from: tuple[str, ...], stamp: str | None = None) -> bool | None:
+                      only_from: tuple[str, ...], stamp: str | None = None, *,
+                      source: str = "web", detail: str | None = None,
+                      issue_id: str | None = None) -> bool | None:
     """Change the status of the reader `ref` names, only from one of `only_from` (an
     unsubscribe never revives a bounce) and, given a `stamp`, only if their status did not
     change since. None when no reader has `ref`; else whether it changed."""
     if status not in STATUSES:
         raise ValueError(status)
     now = utcnow()
-    marks = ",".join("?" * len(only_from))
     with db.atomic():
-        cursor = db.execute(
-            "UPDATE subscribers SET status = ?, updated_at = ?,"
-            " unsubscribed_at = CASE WHEN ? = 'unsubscribed' THEN ? ELSE unsubscribed_at END"
-            f" WHERE ref = ? AND status IN ({marks}) AND (? IS NULL OR status_stamp = ?)",
-            (status, now, status, now, ref, *only_from, stamp, stamp))
-        if cursor.rowcount:
-            return True
-        return False if get_by_ref(db, ref) else None
+        found = get_by_ref(db, ref)
+        if found is None:
+            return None
+        reader, current_stamp = found
+        if reader.status not in only_from or (stamp is not None and current_stamp != stamp):
+            return False
+        return _set_status(db, reader.id, status, now, source=source, detail=detail,
+                           issue_id=issue_id)
 
 
 def confirm_outcome(status: str, stamp: str, link_stamp: str) -> str:
@@ -181,7 +207,9 @@ def confirm_by_ref(db: Database, ref: str,
             return outcome, reader
         now = utcnow()
         db.execute("UPDATE subscribers SET status = 'active', updated_at = ?,"
-                     " confirmed_at = ? WHERE id = ?", (now, now, reader.id))
+                   " confirmed_at = ? WHERE id = ?", (now, now, reader.id))
+        events.changed(db, ref, reader.status, "active", source="web",
+                       detail="confirmed by the reader")
     return "activated", replace(reader, status="active")
 
 
@@ -233,7 +261,7 @@ def _import_row(db: Database, email: str, name: str | None, status: str,
         return _upsert(db, email, name, status, "import", False, now), None
     if status == "pending" or existing.status in STICKY:
         return "unchanged", None
-    _set_status(db, existing.id, status, now)
+    _set_status(db, existing.id, status, now, source="import")
     return "updated", existing.status
 
 

@@ -30,12 +30,14 @@ def load(config: Config, ref: str) -> tuple[Subscriber, str] | None:
 
 
 def set_status(config: Config, ref: str, status: str, only_from: tuple[str, ...],
-               stamp: str | None = None) -> tuple[bool, str] | None:
+               stamp: str | None = None, *, detail: str | None = None,
+               issue_id: str | None = None) -> tuple[bool, str] | None:
     """(changed, the reader's stamp afterwards), None when no reader has `ref`. Acts on that
     row only: an unsubscribe never revives a bounce (`only_from`), a resubscribe only undoes
     the unsubscribe its token was made after (`stamp`)."""
     with Database.open(config.db_path) as db:
-        changed = subs.set_status_by_ref(db, ref, status, only_from, stamp)
+        changed = subs.set_status_by_ref(db, ref, status, only_from, stamp, source="web",
+                                         detail=detail, issue_id=issue_id)
         found = subs.get_by_ref(db, ref)
     return None if changed is None or found is None else (changed, found[1])
 

@@ -82,8 +82,9 @@ async def unsubscribe_post(request: Request) -> Response:
     one_click = field(form, "List-Unsubscribe") == "One-Click"
     if not one_click and not csrf.check(state.keys, request, field(form, "csrf"), f"u:{ref}"):
         return form_expired(request, "unsubscribe")
+    how = "one-click (RFC 8058)" if one_click else "the unsubscribe page"
     result = await run_in_threadpool(readers.set_status, state.config, ref, "unsubscribed",
-                                     SUBSCRIBED)
+                                     SUBSCRIBED, detail=how, issue_id=claim[1] or None)
     if result is None:
         return _forged(request)
     return _unsubscribed_page(request, ref, result[1])
@@ -99,7 +100,7 @@ async def resubscribe(request: Request) -> Response:
     if not csrf.check(state.keys, request, field(form, "csrf"), f"r:{ref}"):
         return form_expired(request, "unsubscribe")
     result = await run_in_threadpool(readers.set_status, state.config, ref, "active",
-                                     ("unsubscribed",), stamp)
+                                     ("unsubscribed",), stamp, detail="resubscribed")
     if result is None:
         return _forged(request)
     if not result[0]:
