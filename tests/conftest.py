@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -79,6 +80,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def playwright_api():
+    """Playwright's sync API: skip on a laptop without it, fail when CI=true."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        message = "playwright not installed: pip install -e '.[test]'"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return sync_playwright
+
+
+@contextmanager
+def chromium_browser(reason: str) -> Iterator[object]:
+    """Headless Chromium driven by Playwright: the system's Chromium (`executable_path`),
+    never a downloaded one. Yields a playwright Browser; closed afterwards."""
+    chromium = require_tool("chromium", reason)
+    sync_playwright = playwright_api()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # --------------------------------------------------------------------------- HTTP

@@ -63,6 +63,14 @@ def editing(config: Config) -> Iterator[None]:
             yield
 
 
+def shown(config: Config, path: Path) -> str:
+    """A path as the editor knows it: relative to the newsletter's folder when inside it."""
+    try:
+        return str(path.relative_to(config.root))
+    except ValueError:
+        return str(path)
+
+
 def _editable(state: State, week: str) -> WeekReview:
     if guard.started(state, week):
         raise UsageError(f"issue {week} is already being delivered (or sent): it can no "
@@ -147,7 +155,7 @@ def pick(state: State, week: str, item: str, section: str | None = None,
             notes += (f"its veto for {week} is lifted",)
         if what != "already picked:" or lifted:
             notes += _withdrawn(state, week)
-    return EditResult(f"{week}: {what} {path}", (path,), notes)
+    return EditResult(f"{week}: {what} {shown(config, path)}", (path,), notes)
 
 
 def _write_pick(config: Config, week: str, row: CandidateRow, section: str | None,
@@ -198,7 +206,8 @@ def drop(state: State, week: str, item: str, reason: str | None = None,
         changed = before != after.urls or bool(reason)
         notes = _withdrawn(state, week) if changed else ()
     path = drops.drops_path(folder, week)
-    return EditResult(f"{week}: {what} {canonical_url(urls[0])} ({path})", (path,), notes)
+    return EditResult(f"{week}: {what} {canonical_url(urls[0])} ({shown(config, path)})",
+                      (path,), notes)
 
 
 def move(state: State, week: str, item: str, step: int) -> EditResult:

@@ -88,7 +88,7 @@ def _back(week: str, filters: dict[str, str], anchor: str = "") -> str:
 def _redirect(request: Request, url: str, flash: str | None = None) -> RedirectResponse:
     response = RedirectResponse(url, status_code=303)
     if flash:
-        value = base64.urlsafe_b64encode(flash[:800].encode()).decode()
+        value = base64.urlsafe_b64encode(flash[:800].encode()).decode().rstrip("=")
         response.set_cookie(FLASH_COOKIE, value, max_age=60, path="/", httponly=True,
                             samesite="strict", secure=_secure(request))
     return response
@@ -99,7 +99,7 @@ def _flash(request: Request) -> str | None:
     if not value:
         return None
     try:
-        return base64.urlsafe_b64decode(value.encode()).decode()
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         return None
 
