@@ -145,6 +145,11 @@ def test_a_loopback_desk_answers_loopback_names_only_and_checks_csrf(cli, tmp_pa
                            ).status_code == 403
         assert client.get("/login").status_code == 303  # nothing to log in to
         assert not drops_file(news).exists()
+        broken = news.root / "curated" / "broken.md"
+        broken.write_text("+++\ntitle = 12\n+++\n> text\n", encoding="utf-8")
+        problem = client.get("/")
+        assert problem.status_code == 500
+        assert f"{broken}:2: &#39;title&#39; must be a non-empty string" in problem.text
 
 
 def test_page_and_cli_edits_racing_both_land(cli, tmp_path):

@@ -42,6 +42,8 @@ def candidates(app: AppContext, week: str | None, now: str | None, as_json: bool
             if week_review.frozen else ""))
     for row in rows:
         echo(_row_line(row))
+    if not rows:
+        echo("  none: `digest fetch` stores the feeds' newest entries (nothing is fetched here)")
 
 
 def _row_line(row: CandidateRow) -> str:

@@ -51,7 +51,7 @@ class WeekReview:
     @property
     def can_approve(self) -> bool:
         return self.approval and not self.frozen and self.status not in (
-            IssueStatus.SENT, IssueStatus.SENDING, IssueStatus.SKIPPED)
+            IssueStatus.SENT, IssueStatus.SENDING, IssueStatus.SKIPPED, IssueStatus.APPROVED)
 
 
 def upcoming_week(config: Config, now: datetime) -> str:
@@ -99,5 +99,7 @@ def approve_reviewed(state: State, week: str) -> str:
                          hint='set [schedule] mode = "approval" to approve issues first')
     if guard.started(state, week):
         raise UsageError(f"issue {week} is already being delivered; nothing to approve")
+    if issues.status(state.db, week) == IssueStatus.SKIPPED:
+        return approve(state, week)  # refused there, with its reason: the items rolled over
     build(state, week, rollover_config(state, week), offline=True)
     return approve(state, week)

@@ -101,7 +101,7 @@ def find_pick(week_review: WeekReview, item: str) -> CuratedExcerpt | None:
     of the draft's."""
     pinned = [e for e in week_review.excerpts if e.week == week_review.week]
     for excerpt in (*pinned, *week_review.review.curated):
-        if _matches(item, excerpt.url):
+        if item in (excerpt.slug, excerpt.path.name) or _matches(item, excerpt.url):
             return excerpt
     return None
 

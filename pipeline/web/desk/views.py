@@ -118,7 +118,14 @@ async def desk_page(request: Request) -> Response:
     query = request.query_params
     week = _week(query.get("week"), request)
     filters = {name: query.get(name, "")[:200] for name in FILTERS}
-    data = await run_in_threadpool(page_context, settings.config, _now(request), week, filters)
+    try:
+        data = await run_in_threadpool(page_context, settings.config, _now(request), week,
+                                       filters)
+    except PipelineError as exc:  # e.g. an excerpt file that does not parse: say which
+        body = settings.env.get_template("problem.html.j2").render(
+            name=settings.config.newsletter.name, week=week, message=exc.message,
+            hint=exc.hint or "")
+        return HTMLResponse(body, status_code=500)
     script_nonce = secrets.token_urlsafe(18)
     csrf_nonce = csrf.nonce(request, CSRF_COOKIE)
     body = settings.env.get_template("desk.html.j2").render(
