@@ -113,6 +113,11 @@ def test_the_editors_pass_through_the_cli_alone(cli, tmp_path):
         assert refused.exit_code == 2
         assert "already being delivered (or sent)" in refused.output
     assert len(curated_changes(news.root)) == 3 and git(news.root, "diff", "curated") == ""
+    # Its candidates are judged by the issue that went out.
+    sent_rows = by_url(rows(cli, news, AT_SEND))
+    assert {u for u, r in sent_rows.items() if r["in_draft"]} == set(urls)
+    assert sent_rows[SALARY]["status"] == "picked"
+    assert sent_rows[ROADMAP]["reason"] == "not in the issue as it went out"
 
 
 def test_bad_items_and_sections_are_usage_errors(cli, tmp_path):

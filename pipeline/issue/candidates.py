@@ -6,7 +6,7 @@ draft issue is assembled from the same inputs, so the rows and the issue never d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -189,6 +189,19 @@ def review(config: Config, week: str, number: int, now: datetime,
             copies=tuple(Copy(r.candidate.entry.feed_name, r.candidate.entry.url)
                          for r in members)))
     return Review(issue, tuple(rows), tuple(curated))
+
+
+def as_sent(rows: tuple[CandidateRow, ...], issue: Issue) -> tuple[CandidateRow, ...]:
+    """The rows of a week whose delivery started, judged by the issue its readers got (not by
+    what the inputs would assemble now)."""
+    kinds = {canonical_url(i.url): i.kind for i in issue.items}
+    judged = []
+    for row in rows:
+        kind = next((kinds[u] for u in map(canonical_url, row.urls) if u in kinds), None)
+        status = {"curated": PICKED, "feed": INCLUDED}.get(kind or "", OUT)
+        judged.append(replace(row, status=status,
+                              reason="" if kind else "not in the issue as it went out"))
+    return tuple(judged)
 
 
 def filter_rows(rows: tuple[CandidateRow, ...], section: str = "", source: str = "",

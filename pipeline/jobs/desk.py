@@ -5,14 +5,14 @@ exactly the issue the editor looked at. The edits themselves are jobs/edits.py."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ..archive import files as archive
 from ..config import Config
 from ..curation import drops, excerpts
 from ..errors import UsageError
-from ..issue.candidates import Review, review
+from ..issue.candidates import Review, as_sent, review
 from ..issue.render import render_issue
 from ..mail.check import CheckReport, check_rendered
 from ..mail.compose import public_version
@@ -77,6 +77,8 @@ def load_review(state: State, week: str) -> WeekReview:
                     excerpts.load_intro(folder, week))
     frozen = guard.started(state, week)
     archived = archive.read_issue(config.archive_dir, week) if frozen else None
+    if archived is not None:
+        result = replace(result, rows=as_sent(result.rows, archived))
     return WeekReview(week, result, tuple(found), vetoes, issues.status(state.db, week),
                       frozen, archived, config)
 
