@@ -131,7 +131,16 @@ def test_bad_items_and_sections_are_usage_errors(cli, tmp_path):
     garden = digest(cli, news, "pick", "https://beta.example/gardening", "--week", WEEK,
                     "--now", BEFORE_SEND)
     assert garden.exit_code == 2 and "matches no section" in garden.output
-    assert curated_changes(news.root) == []
+    assert curated_changes(news.root) == []  # nothing written by the refused edits
+    assert digest(cli, news, "drop", ROADMAP, "--week", WEEK, "--now", BEFORE_SEND
+                  ).exit_code == 0
+    lifted = digest(cli, news, "drop", short_id(ROADMAP), "--undo", "--week", WEEK, "--now",
+                    BEFORE_SEND)
+    assert lifted.exit_code == 0 and "veto lifted for" in lifted.output
+    again = digest(cli, news, "drop", short_id(ROADMAP), "--undo", "--week", WEEK, "--now",
+                   BEFORE_SEND)
+    assert again.exit_code == 0 and "nothing to lift" in again.output
+    assert by_url(rows(cli, news))[ROADMAP]["status"] == "included"
     bad_week = digest(cli, news, "drop", short_id(ROADMAP), "--week", "2026-48")
     assert bad_week.exit_code == 2 and "not an ISO week" in bad_week.output
 

@@ -199,7 +199,8 @@ def drop(state: State, week: str, item: str, reason: str | None = None,
         before = current.drops.urls
         if undo:
             after = drops.remove_drops(folder, week, urls)
-            what = "veto lifted for"
+            what = ("veto lifted for" if any(u in current.drops for u in urls)
+                    else "nothing to lift: not dropped,")
         else:
             after = drops.add_drops(folder, week, urls, reason)
             what = "dropped"
