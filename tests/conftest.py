@@ -380,33 +380,48 @@ def run_digest(*args: str, cwd: Path | None = None, env: dict[str, str] | None =
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def start_server(args: list[str], base: str, env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
+    """Start the real `digest ARGS…` (a web server) and wait until `base`/healthz answers."""
+    digest = str(Path(sys.executable).parent / "digest")
+    proc = subprocess.Popen([digest, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"digest {' '.join(args)} exited: {proc.communicate()}")
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            stop_server(proc)
+            raise AssertionError(f"digest {' '.join(args)} did not start")
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server this test started, by its PID."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def serve():
     """Start the real `digest serve` for a newsletter; stopped (by its PID) afterwards."""
     started: list[subprocess.Popen] = []
 
     def start(news, port: int) -> str:
-        digest = str(Path(sys.executable).parent / "digest")
-        proc = subprocess.Popen([digest, "--config", str(news.config_path), "serve", "--port",
-                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "digest serve did not start"
-            time.sleep(0.1)
+        started.append(start_server(["--config", str(news.config_path), "serve", "--port",
+                                     str(port)], base))
+        return base
 
     yield start
     for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)

@@ -8,15 +8,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from .conftest import FEEDS, Newsletter, free_port, make_newsletter
+from .conftest import FEEDS, Newsletter, free_port, make_newsletter, start_server, stop_server
 
 WEEK = "2026-W48"
 BEFORE_SEND = "2026-11-22T23:00:00+00:00"  # Sunday evening in New York: the editor's pass
@@ -66,27 +62,10 @@ def running_desk(news: Newsletter, *args: str, env: dict[str, str] | None = None
                  host: str = "127.0.0.1") -> Iterator[str]:
     """The real `digest desk` (a subprocess, stopped by its PID); yields its base URL."""
     port = free_port()
-    digest = str(Path(sys.executable).parent / "digest")
-    proc = subprocess.Popen([digest, "--config", str(news.config_path), "desk", "--host", host,
-                             "--port", str(port), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
+    proc = start_server(["--config", str(news.config_path), "desk", "--host", host, "--port",
+                         str(port), *args], base, env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "digest desk did not start"
-            time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)

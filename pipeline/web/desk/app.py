@@ -26,13 +26,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...config import Config
 from ...state.handle import State
 from ...state.keys import verification_keys
 from ...tokens import Keys
 from ..ratelimit import RateLimiter
+from ..security import adding_headers
 from . import views
 from .auth import is_loopback, login_limiter
 
@@ -81,15 +82,7 @@ class DeskGuard:
             await response(scope, receive, send)
             return
 
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in BASE_HEADERS.items() if k not in present]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+        await self.app(scope, receive, adding_headers(send, BASE_HEADERS))
 
 
 def _host_name(scope: Scope) -> str:

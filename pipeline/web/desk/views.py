@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -22,7 +22,7 @@ from ...jobs import edits
 from ...state.handle import State
 from ...weeks import parse_week
 from .. import csrf
-from ..security import read_form
+from ..security import field, read_form
 from .auth import SESSION_COOKIE, new_session, valid_session, verify_password
 from .page import page_context
 
@@ -61,12 +61,7 @@ def authorised(request: Request) -> bool:
 
 
 def _field(form: FormData, name: str) -> str:
-    value = form.get(name)
-    if value is None or isinstance(value, UploadFile):
-        return ""
-    if len(value) > LIMITS[name]:
-        raise HTTPException(400, f"{name} is too long (at most {LIMITS[name]} characters)")
-    return value
+    return field(form, name, LIMITS)
 
 
 def _week(value: str | None, request: Request) -> str:
