@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 from pipeline.identity import short_id
+from pipeline.jobs.desk import draft_issue, load_review
+from pipeline.state.handle import State
+from pipeline.weeks import parse_now
 
 from .conftest import run_digest
 from .desksupport import (
@@ -78,6 +81,8 @@ def test_the_editors_pass_through_the_cli_alone(cli, tmp_path):
     after = by_url(rows(cli, news))
     assert after[BREAKING_IN]["status"] == after[SALARY]["status"] == "picked"
     assert after[ROADMAP]["status"] == "dropped"
+    with State(news.config(), parse_now(BEFORE_SEND)) as state:  # the preview's lighter path
+        assert draft_issue(state, WEEK) == load_review(state, WEEK).issue
     assert after[ROADMAP]["reason"] == "we ran one like it last month"
 
     changes = curated_changes(news.root)

@@ -5,6 +5,7 @@ draft issue is assembled from the same inputs, so the rows and the issue never d
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,7 +16,6 @@ from ..identity import (
     MIN_TITLE_WORDS,
     canonical_url,
     is_global_guid,
-    jaccard,
     short_id,
     title_tokens,
 )
@@ -121,31 +121,45 @@ def _why_out(config: Config, ranked: Ranked) -> str:
 
 
 class _Groups:
-    """Rows by article: one canonical URL, one global GUID, or a near-identical title."""
+    """Rows by article: one canonical URL, one global GUID, or a near-identical title (an
+    inverted index of the leads' title words, as identity.TitleIndex, that says which row)."""
 
     def __init__(self) -> None:
         self.leads: list[Ranked] = []
         self.members: list[list[Ranked]] = []
+        self.urls: list[list[str]] = []  # each row's canonical URLs
         self._by_key: dict[str, int] = {}
-        self._titles: list[tuple[frozenset[str], int]] = []
+        self._titles: dict[int, frozenset[str]] = {}
+        self._postings: dict[str, list[int]] = defaultdict(list)
+
+    def _near(self, tokens: frozenset[str]) -> int | None:
+        shared = Counter(g for t in tokens for g in self._postings.get(t, ()))
+        return min((g for g, n in shared.items()
+                    if n / (len(tokens) + len(self._titles[g]) - n) >= NEAR), default=None)
 
     def add(self, ranked: Ranked) -> None:
         entry = ranked.candidate.entry
-        keys = [f"url:{canonical_url(entry.url)}"]
+        url = canonical_url(entry.url)
+        keys = [f"url:{url}"]
         if is_global_guid(entry.guid):
             keys.append(f"guid:{entry.guid}")
         tokens = title_tokens(entry.title)
+        titled = len(tokens) >= MIN_TITLE_WORDS
         group = next((self._by_key[k] for k in keys if k in self._by_key), None)
-        if group is None and len(tokens) >= MIN_TITLE_WORDS:
-            group = next((g for t, g in self._titles if jaccard(t, tokens) >= NEAR), None)
+        if group is None and titled:
+            group = self._near(tokens)
         if group is None:
             group = len(self.leads)
             self.leads.append(ranked)
             self.members.append([])
-            if len(tokens) >= MIN_TITLE_WORDS:
-                self._titles.append((tokens, group))
+            self.urls.append([url])
+            if titled:
+                self._titles[group] = tokens
+                for token in tokens:
+                    self._postings[token].append(group)
         else:
             self.members[group].append(ranked)
+            self.urls[group].append(url)
         for key in keys:
             self._by_key.setdefault(key, group)
 
@@ -168,8 +182,8 @@ def review(config: Config, week: str, number: int, now: datetime,
     picked = {canonical_url(e.url) for e in curated}
     in_draft = {canonical_url(i.url) for i in issue.items}
     rows = []
-    for rank, (lead, members) in enumerate(zip(groups.leads, groups.members, strict=True), 1):
-        urls = [canonical_url(r.candidate.entry.url) for r in (lead, *members)]
+    for rank, (lead, members, urls) in enumerate(
+            zip(groups.leads, groups.members, groups.urls, strict=True), 1):
         vetoed = next((u for u in urls if u in dropped), None)
         if vetoed is not None:
             status, reason = DROPPED, drops[vetoed]

@@ -12,11 +12,12 @@ from ..archive import files as archive
 from ..config import Config
 from ..curation import drops, excerpts
 from ..errors import UsageError
+from ..issue.assemble import assemble
 from ..issue.candidates import Review, as_sent, review
 from ..issue.render import render_issue
 from ..mail.check import CheckReport, check_rendered
 from ..mail.compose import public_version
-from ..models import CuratedExcerpt, Issue
+from ..models import CuratedExcerpt, Entry, Issue
 from ..state import issues, published
 from ..state.handle import State
 from ..state.statuses import IssueStatus
@@ -62,25 +63,51 @@ def upcoming_week(config: Config, now: datetime) -> str:
     return week
 
 
-def load_review(state: State, week: str) -> WeekReview:
-    """The week's draft and candidates as the build would assemble them now."""
+@dataclass(frozen=True)
+class _Inputs:
+    """What the build would assemble the week from now (without fetching)."""
+
+    config: Config
+    excerpts: list[CuratedExcerpt]
+    vetoes: drops.Drops
+    number: int
+    published_keys: set[str]
+    intro: str | None
+    entries: list[Entry]
+
+
+def _inputs(state: State, week: str) -> _Inputs:
     parse_week(week)
     config = rollover_config(state, week)
     folder = config.existing_curated_dir()
-    section_ids = {s.id for s in config.sections}
-    found = excerpts.load_excerpts(folder, section_ids)
-    vetoes = drops.load_drops(folder, week)
     number = issues.number_for(state.db, week, lambda: {
         i.id: i.number for i in archive.list_issues(config.archive_dir)})
-    result = review(config, week, number, state.now, found, stored_entries(state),
-                    published.keys_except(state.db, week), vetoes.reasons,
-                    excerpts.load_intro(folder, week))
+    return _Inputs(config, excerpts.load_excerpts(folder, {s.id for s in config.sections}),
+                   drops.load_drops(folder, week), number,
+                   published.keys_except(state.db, week), excerpts.load_intro(folder, week),
+                   stored_entries(state))
+
+
+def load_review(state: State, week: str) -> WeekReview:
+    """The week's draft and candidates as the build would assemble them now."""
+    found = _inputs(state, week)
+    result = review(found.config, week, found.number, state.now, found.excerpts, found.entries,
+                    found.published_keys, found.vetoes.reasons, found.intro)
     frozen = guard.started(state, week)
-    archived = archive.read_issue(config.archive_dir, week) if frozen else None
+    archived = archive.read_issue(found.config.archive_dir, week) if frozen else None
     if archived is not None:
         result = replace(result, rows=as_sent(result.rows, archived))
-    return WeekReview(week, result, tuple(found), vetoes, issues.status(state.db, week),
-                      frozen, archived, config)
+    return WeekReview(week, result, tuple(found.excerpts), found.vetoes,
+                      issues.status(state.db, week), frozen, archived, found.config)
+
+
+def draft_issue(state: State, week: str) -> Issue:
+    """Only the issue of load_review (the preview's): the archived one once delivery began."""
+    if guard.started(state, week):
+        return archive.read_issue(state.config.archive_dir, week)
+    found = _inputs(state, week)
+    return assemble(found.config, week, found.number, state.now, found.excerpts, found.entries,
+                    found.published_keys, found.intro, found.vetoes.urls)
 
 
 def preview(state: State, issue: Issue) -> tuple[str, str, CheckReport]:

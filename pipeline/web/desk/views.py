@@ -135,7 +135,7 @@ async def desk_page(request: Request) -> Response:
 
 def _preview(config: Any, now: datetime, week: str) -> tuple[str, str]:
     with State(config, now) as state:
-        html, text, _ = desk_job.preview(state, desk_job.load_review(state, week).issue)
+        html, text, _ = desk_job.preview(state, desk_job.draft_issue(state, week))
     return html, text
 
 
