@@ -19,7 +19,10 @@ from .autoreply import is_auto_reply
 from .dsn import Found, dsn_failures, inline_failures, smtp_command
 from .mime import addresses, header, message_id, original_message, parse, report_text
 from .model import Failure, Kind, Verdict
+from .mtas import agent_of, hint
 from .nonstandard import error_region, nonstandard_failures, words_for
+from .rhosts import Reply, host_in, rhost_reason
+from .sesmail import ses_bounces, ses_complainers, ses_kind, ses_notification
 from .unsubscribe import find_token, unsubscribe_request
 from .verp import find_verp_token
 
@@ -109,15 +112,26 @@ def _with_words(found: Found, report: str, every: list[Found]) -> Found:
                    command=found.command or smtp_command(words))
 
 
-def _judge(found: Found, sure: bool) -> Failure:
+def _judge(found: Found, sure: bool, agent: int = -1) -> Failure:
     status = reasons.refine_status(found.status, found.diagnostic)
+    if not found.hint and status in ("", "5.0.0", "4.0.0") and found.diagnostic:
+        # A report whose code says nothing: the server's own words may name the reason.
+        found = replace(found, hint=hint(reasons.fold(found.diagnostic), agent))
     reply = reasons.find_reply(found.diagnostic)
     diagnosis = reasons.Diagnosis(status=status, diagnostic=found.diagnostic,
                                   command=found.command, action=found.action, reply=reply,
-                                  hint=found.hint or ("mailererror" if found.diagnostic_type
-                                                      in ("x-unix", "x-postfix") and not status
-                                                      else ""))
-    reason = reasons.decide(diagnosis)
+                                  hint=found.hint, kind=found.diagnostic_type)
+    reason = rhost_reason(found.rhost or host_in(found.diagnostic), found.recipient,
+                          Reply(status=status, reply=reply, command=found.command,
+                                diagnostic=found.diagnostic, hint=found.hint)) \
+        or reasons.decide(diagnosis)
+    if reason in ("onhold", "undefined") and found.context:
+        # The recipient's own words say nothing: the text around them may.
+        wider = replace(diagnosis, diagnostic=found.context,
+                        status=status or reasons.find_status(found.context),
+                        reply=reply or reasons.find_reply(found.context))
+        reason = reasons.decide(wider)
+        status, reply = wider.status, wider.reply
     flag = reasons.hard_or_soft(reason, status, reply)
     kind: Kind
     if reason == "delivered":
@@ -153,6 +167,35 @@ def _bounce(failures: list[Failure], base: dict[str, object]) -> Verdict:
                    status=first.status,
                    reason=reasons.describe(first.reason_code, first.diagnostic),
                    reason_code=first.reason_code, failures=tuple(failures), **base)
+
+
+def _ses(notification: dict[str, object], base: dict[str, object]) -> Verdict:
+    """The verdict on an SES notification received by mail (sesmail.py)."""
+    mail = notification.get("mail")
+    if isinstance(mail, dict):
+        common = mail.get("commonHeaders")
+        sent = common.get("messageId") if isinstance(common, dict) else None
+        if isinstance(sent, str) and sent:
+            base = {**base, "original_message_id": message_id(sent)}
+    kind = ses_kind(notification)
+    if kind == "Bounce":
+        found, permanent = ses_bounces(notification)
+        failures = [_judge(item, True) for item in found]
+        if not permanent:  # SES says it may work later: never hard
+            failures = [replace(item, kind="soft") if item.kind == "hard" else item
+                        for item in failures]
+        if failures:
+            return _bounce(failures, base)
+        return Verdict(kind="soft", reason="an SES bounce naming no recipient (undefined)",
+                       reason_code="undefined", **base)
+    if kind == "Complaint":
+        people, feedback_type = ses_complainers(notification)
+        if feedback_type != "not-spam":
+            return Verdict(kind="complaint", recipients=tuple(people),
+                           reason=f"spam complaint, SES {feedback_type} report (feedback)",
+                           reason_code="feedback", feedback_type=feedback_type, **base)
+    return Verdict(kind="not-bounce", reason=f"an SES {kind or 'unknown'} notification",
+                   reason_code="delivered" if kind == "Delivery" else "", **base)
 
 
 def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None = None,
@@ -196,9 +239,15 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
                        reason=f"spam complaint, {what} (feedback)", reason_code="feedback",
                        feedback_type=feedback_type, **base)
 
+    notification = ses_notification(message)
+    if notification is not None:
+        return _ses(notification, base)
+
     dsn = dsn_failures(message)
     if dsn:
-        return _bounce([_judge(_with_words(found, report, dsn), True) for found in dsn], base)
+        agent = agent_of(message)
+        return _bounce([_judge(_with_words(found, report, dsn), True, agent) for found in dsn],
+                       base)
 
     request = unsubscribe_request(message, report, own, envelope_to)
     if request is not None:
@@ -215,7 +264,7 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
     strong = system or (words and not autoreply)
     if strong or dsn is not None or (weak and not autoreply):
         found = inline_failures(report) or nonstandard_failures(
-            message, report, _exclusions(message, original, own), original)
+            message, report, _exclusions(message, original, own), original, own)
         sure = strong or dsn is not None
         if found:
             return _bounce([_judge(item, sure) for item in found], base)

@@ -27,6 +27,17 @@ REPORT_TYPES = ("message/delivery-status", "message/global-delivery-status",
                 "message/feedback-report")
 
 
+def unescape_jis(text: str) -> str:
+    """Text still in ISO-2022-JP escapes (a Japanese server's header field or a part that
+    does not declare its charset) decoded; other text as it is."""
+    if "\x1b$" not in text:
+        return text
+    try:
+        return text.encode("ascii").decode("iso-2022-jp")
+    except (UnicodeError, LookupError):
+        return text
+
+
 def parse(raw: bytes) -> Message:
     """The message, however broken (a leading mbox "From " line is dropped)."""
     if raw.startswith(b"From "):
@@ -46,7 +57,7 @@ def header(message: Message, name: str) -> str:
             text = str(make_header(decode_header(text)))
         except (ValueError, LookupError, UnicodeError):
             pass
-    return _CONTROLS.sub("", " ".join(text.split()))
+    return _CONTROLS.sub("", " ".join(unescape_jis(text).split()))
 
 
 def all_headers(message: Message, name: str) -> list[str]:
@@ -69,6 +80,7 @@ def text_of(part: Message) -> str:
         text = payload.decode("latin-1")
     if part.get_content_type() == "text/html":
         text = html_to_text(text)
+    text = unescape_jis(text)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
