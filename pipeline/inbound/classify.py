@@ -9,7 +9,7 @@ work: in doubt the answer is soft, or not a bounce, never hard."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from email.message import Message
 
@@ -17,9 +17,17 @@ from . import reasons
 from .arf import complaint
 from .autoreply import is_auto_reply
 from .dsn import Found, dsn_failures, inline_failures, smtp_command
-from .mime import addresses, header, message_id, original_message, parse, report_text
+from .mime import (
+    addresses,
+    header,
+    message_id,
+    original_message,
+    parse,
+    report_text,
+    unwrap,
+)
 from .model import Failure, Kind, Verdict
-from .mtas import agent_of, hint
+from .mtas import agent_hint, agent_of, hint, mda_failure
 from .nonstandard import error_region, nonstandard_failures, words_for
 from .rhosts import Reply, host_in, rhost_reason
 from .sesmail import ses_bounces, ses_complainers, ses_kind, ses_notification
@@ -101,9 +109,16 @@ def _with_words(found: Found, report: str, every: list[Found]) -> Found:
     """A DSN recipient gets what its report's text says about it: the words when there is no
     Diagnostic-Code, the SMTP command from a transcript (">>> RCPT TO:") when the code does
     not say."""
-    if found.diagnostic and found.command:
+    vague = not reasons.STATUS_REASONS.get(reasons.refine_status(found.status,
+                                                                  found.diagnostic))
+    if found.diagnostic and found.command and not (vague and len(every) == 1):
         return found
     region = error_region(report)
+    if vague and len(every) == 1 and region.strip():
+        # One recipient, a code that names no reason: the whole text is about it.
+        found = replace(found, context=" ".join(region.split())[:1500])
+    if found.diagnostic and found.command:
+        return found
     if found.recipient not in region.lower():
         return found
     words = " ".join(words_for(region, found.recipient,
@@ -112,11 +127,26 @@ def _with_words(found: Found, report: str, every: list[Found]) -> Found:
                    command=found.command or smtp_command(words))
 
 
+def _local_agent(message: Message, report: str) -> Callable[[Found], Found]:
+    """What a local delivery agent's words (mail.local, procmail, Dovecot…: mtas.mda_failure)
+    make of each recipient: their reason and line, over the report's fields."""
+    reason, line = mda_failure(header(message, "From"), report)
+    if not reason:
+        return lambda found: found
+    return lambda found: replace(found, hint=reason, diagnostic=line, command="", context="")
+
+
 def _judge(found: Found, sure: bool, agent: int = -1) -> Failure:
     status = reasons.refine_status(found.status, found.diagnostic)
-    if not found.hint and status in ("", "5.0.0", "4.0.0") and found.diagnostic:
-        # A report whose code says nothing: the server's own words may name the reason.
-        found = replace(found, hint=hint(reasons.fold(found.diagnostic), agent))
+    if not found.hint and (found.diagnostic or found.context):
+        # The words of a server known to use its own (Facebook's codes) name the reason; in a
+        # report whose code says nothing, so may the words other servers use for one, in the
+        # recipient's diagnostic or else the text around it (EZweb's "account is disabled").
+        texts = [reasons.fold(text) for text in (found.diagnostic, found.context) if text]
+        said = next((word for text in texts if (word := agent_hint(agent, text))), "")
+        if not said and status in ("", "5.0.0", "4.0.0"):
+            said = next((word for text in texts if (word := hint(text))), "")
+        found = replace(found, hint=said)
     reply = reasons.find_reply(found.diagnostic)
     diagnosis = reasons.Diagnosis(status=status, diagnostic=found.diagnostic,
                                   command=found.command, action=found.action, reply=reply,
@@ -211,7 +241,7 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
     message = parse(raw)
     own = {address.lower() for address in list_addresses}
     original = original_message(message)
-    report = report_text(message)
+    report = unwrap(report_text(message))
     envelope = [envelope_to or ""] + [header(message, name) for name in _ENVELOPE_HEADERS]
     if original is not None:
         envelope.append(header(original, "Return-Path"))
@@ -246,8 +276,9 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
     dsn = dsn_failures(message)
     if dsn:
         agent = agent_of(message)
-        return _bounce([_judge(_with_words(found, report, dsn), True, agent) for found in dsn],
-                       base)
+        local = _local_agent(message, report)
+        return _bounce([_judge(local(_with_words(found, report, dsn)), True, agent)
+                        for found in dsn], base)
 
     request = unsubscribe_request(message, report, own, envelope_to)
     if request is not None:
@@ -267,7 +298,8 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
             message, report, _exclusions(message, original, own), original, own)
         sure = strong or dsn is not None
         if found:
-            return _bounce([_judge(item, sure) for item in found], base)
+            local = _local_agent(message, report)
+            return _bounce([_judge(local(item), sure) for item in found], base)
         if strong or not autoreply:
             return Verdict(kind="soft", reason="a bounce naming no recipient (undefined)",
                            reason_code="undefined", **base)

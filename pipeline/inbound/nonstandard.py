@@ -21,7 +21,7 @@ _ORIGINAL_MARKER = re.compile(
     r"(?:this is a |here is a )?copy of (?:the|your) (?:original )?message"
     r"|below this line is a copy|original message|returned message|undelivered message"
     r"|unsent message|unsent message below|message headers follow|headers of the original"
-    r"|the original message (?:follows|was received|headers)|original message headers"
+    r"|the original message (?:follows|headers)|original message headers"
     r"|content-type: message/rfc822|message text follows|included is a copy"
     r"|your message reads|the header of the original|the first \d+ lines of the message"
     r"|a copy of the original|start of returned message|text of the message follows"
@@ -145,7 +145,8 @@ def _flufl(message: Message) -> tuple[list[str], bool | None]:
 
 
 def nonstandard_failures(message: Message, report: str, exclude: set[str],
-                         original: Message | None, own: set[str] = frozenset()) -> list[Found]:
+                         original: Message | None, own: frozenset[str] | set[str] = frozenset()
+                         ) -> list[Found]:
     """One Found per recipient of a non-RFC 3464 bounce (possibly none). `exclude`: addresses
     that are not the failed recipient unless the text lists them as one (the bounce's own To,
     when someone wrote to themselves); `own`: the newsletter's, never."""
@@ -153,6 +154,14 @@ def nonstandard_failures(message: Message, report: str, exclude: set[str],
     failed_header = [address for value in all_headers(message, "X-Failed-Recipients")
                      for address in addresses(value)]
     listed = failed_header or candidates(region, exclude)
+    alias = ""
+    if len(failed_header) == 1:
+        # Exim's text may name the recipient otherwise than its header (before routing): the
+        # one address its text lists alone on a line is the same recipient's other name.
+        lines = {line.strip() for line in region.lower().split("\n")}
+        others = [address for address in candidates(region, exclude)
+                  if address not in failed_header and address in lines]
+        alias = others[0] if len(others) == 1 else ""
     if not listed:
         flufl_listed, _ = _flufl(message)
         listed = [address for address in flufl_listed if address not in exclude]
@@ -170,14 +179,15 @@ def nonstandard_failures(message: Message, report: str, exclude: set[str],
     found = []
     whole = " ".join(region.split())[:1500]
     for address in listed:
-        words = words_for(region, address, listed) if address in region.lower() else ""
+        named = address if address in region.lower() else alias
+        words = words_for(region, named, listed) if named and named in region.lower() else ""
         diagnostic = " ".join(words.split()) or whole[:600]
         # Notes, MailMarshal, Verizon and others give the reason before the address ("User not
         # listed…" then the address): with one recipient the whole text is about it.
         context = whole if len(listed) == 1 and diagnostic != whole[:600] else ""
         # A 5xx reply about the recipient is a failure, whatever else the text defers.
         held = delayed and not _PERMANENT_REPLY.search(diagnostic)
-        found.append(Found(recipient=address, diagnostic=diagnostic,
+        found.append(Found(recipient=address, alias=alias, diagnostic=diagnostic,
                            action="delayed" if held else "failed",
                            command=smtp_command(diagnostic),
                            hint=hint(diagnostic.lower(), agent) or
