@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipeline.inbound import classify
 
 
@@ -93,27 +95,27 @@ def test_ses_notifications_by_mail() -> None:
     assert classify(_ses(_bounce("Permanent"), header=False)).kind != "hard"
 
 
-def test_the_reason_before_the_address() -> None:
-    # Lotus Notes writes the reason, then the address on its own line.
-    raw = (b"From: Postmaster <postmaster@notes.example.com>\nTo: news@digest.example\n"
-           b"Subject: Undeliverable message\n\n------- Failure Reasons  --------\n\n"
-           b"User  not listed in public Name & Address Book\nkijitora@example.com\n\n\n"
-           b"------- Returned Message --------\nFrom: news@digest.example\n"
-           b"To: kijitora@example.com\nSubject: Digest\n\nHello\n")
-    verdict = classify(raw)
-    assert (verdict.kind, verdict.recipients) == ("hard", ("kijitora@example.com",))
+# Lotus Notes writes the reason, then the address on its own line.
+NOTES = (b"From: Postmaster <postmaster@notes.example.com>\nTo: news@digest.example\n"
+         b"Subject: Undeliverable message\n\n------- Failure Reasons  --------\n\n"
+         b"User  not listed in public Name & Address Book\nkijitora@example.com\n\n\n"
+         b"------- Returned Message --------\nFrom: news@digest.example\n"
+         b"To: kijitora@example.com\nSubject: Digest\n\nHello\n")
+# Someone forwards a bounce inline, quoted.
+FORWARDED = (
+    b"From: Someone <someone@example.jp>\nTo: news@digest.example\n"
+    b"Subject: Fwd: Returned mail: see transcript for details\n\nForward the message.\n\n"
+    b"Begin forwarded message:\n\n> From: Mail Delivery Subsystem <MAILER-DAEMON>\n"
+    b"> To: <someone@example.jp>\n> Subject: Returned mail: see transcript for details\n"
+    b">\n>    ----- The following addresses had permanent fatal errors -----\n"
+    b"> <kijitora@example.com>\n>     (reason: 550 5.1.1 User unknown)\n>\n"
+    b"> Final-Recipient: RFC822; kijitora@example.com\n> Action: failed\n"
+    b"> Status: 5.1.1\n> Diagnostic-Code: SMTP; 550 5.1.1 <kijitora@example.com>... "
+    b"User unknown\n")
 
 
-def test_a_bounce_forwarded_inline_and_quoted() -> None:
-    raw = (b"From: Someone <someone@example.jp>\nTo: news@digest.example\n"
-           b"Subject: Fwd: Returned mail: see transcript for details\n\nForward the message.\n\n"
-           b"Begin forwarded message:\n\n> From: Mail Delivery Subsystem <MAILER-DAEMON>\n"
-           b"> To: <someone@example.jp>\n> Subject: Returned mail: see transcript for details\n"
-           b">\n>    ----- The following addresses had permanent fatal errors -----\n"
-           b"> <kijitora@example.com>\n>     (reason: 550 5.1.1 User unknown)\n>\n"
-           b"> Final-Recipient: RFC822; kijitora@example.com\n> Action: failed\n"
-           b"> Status: 5.1.1\n> Diagnostic-Code: SMTP; 550 5.1.1 <kijitora@example.com>... "
-           b"User unknown\n")
+@pytest.mark.parametrize("raw", [NOTES, FORWARDED], ids=["reason-before-address", "forwarded"])
+def test_the_recipient_of_a_bounce_written_otherwise(raw: bytes) -> None:
     verdict = classify(raw)
     assert (verdict.kind, verdict.recipients) == ("hard", ("kijitora@example.com",))
 
