@@ -21,6 +21,7 @@ from .clicktoken import (
     read_click_token,
 )
 from .linktable import (
+    SPONSOR_SECTION,
     TRAP_INDEX,
     ClickLinker,
     TrackedLink,
@@ -32,7 +33,8 @@ from .linktable import (
 )
 
 __all__ = [
-    "CLICK_PLACEHOLDER", "DEFAULT_RULES", "TRAP_INDEX", "ClassifiedClick", "ClassifyRules",
+    "CLICK_PLACEHOLDER", "DEFAULT_RULES", "SPONSOR_SECTION", "TRAP_INDEX", "ClassifiedClick",
+    "ClassifyRules",
     "ClickEvent", "ClickLinker", "ClickRef", "Reason", "TrackedLink", "classify_clicks",
     "click_linker", "click_token", "click_url", "delivery_hash", "delivery_value", "link_part",
     "link_table", "read_click_token", "target", "trap_markup", "uncounted_reason",
