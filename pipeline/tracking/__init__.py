@@ -19,6 +19,7 @@ from .clicktoken import (
     delivery_value,
     link_part,
     read_click_token,
+    reader_values,
 )
 from .linktable import (
     SPONSOR_SECTION,
@@ -37,5 +38,5 @@ __all__ = [
     "ClassifyRules",
     "ClickEvent", "ClickLinker", "ClickRef", "Reason", "TrackedLink", "classify_clicks",
     "click_linker", "click_token", "click_url", "delivery_hash", "delivery_value", "link_part",
-    "link_table", "read_click_token", "target", "trap_markup", "uncounted_reason",
+    "link_table", "read_click_token", "reader_values", "target", "trap_markup", "uncounted_reason",
 ]

@@ -26,8 +26,10 @@ characters: forging one still takes about 2**63 requests.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..tokens import Keys, _b64, _mac
@@ -90,6 +92,30 @@ def delivery_value(key: bytes, week: str, delivery: str) -> str:
     if not _DELIVERY_RE.match(delivery):
         raise ValueError(f"not a delivery hash or reader ref: {delivery!r}")
     return f"{delivery}.{_b64(_short_mac(key, _SEAL_PURPOSE, delivery, week))}"
+
+
+def reader_values(key: bytes, week: str, click_key: bytes | None) -> Callable[[str], str]:
+    """reader ref → `delivery_value(key, week, part)`, where the part is
+    `delivery_hash(click_key, week, ref)` (aggregate) or, without a click key, the ref itself
+    (per_reader). Made once per issue: the HMAC states of the parts every reader shares are
+    keyed and fed once and copied per reader (8 → 3 µs a reader, a third of a message)."""
+    _check_week(week)
+    seal_head = hmac.new(key, _SEAL_PURPOSE.encode() + b"\x1f", hashlib.sha256)
+    seal_tail = f"\x1f{week}\x1f".encode()
+    hash_head = (hmac.new(click_key, _DELIVERY_DOMAIN + f"{week}\x1f".encode(), hashlib.sha256)
+                 if click_key is not None else None)
+
+    def value(ref: str) -> str:
+        if hash_head is None:
+            delivery = ref
+        else:
+            state = hash_head.copy()
+            state.update(ref.encode())
+            delivery = _b64(state.digest()[:DELIVERY_HASH_BYTES])
+        seal = seal_head.copy()
+        seal.update(delivery.encode() + seal_tail)
+        return f"{delivery}.{_b64(seal.digest()[:MAC_BYTES])}"
+    return value
 
 
 def click_token(key: bytes, issue: str, link_index: int, delivery_part: str) -> str:
