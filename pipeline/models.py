@@ -161,8 +161,6 @@ class Sponsor:
     text: str  # plain text paragraphs
     position: str
     label: str = "Sponsored"
-    image: str | None = None
-    image_alt: str | None = None
 
     @property
     def after_section(self) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -139,16 +139,26 @@ def cap_curated(queue: list[CuratedExcerpt], max_items: int) -> list[CuratedExce
     return chosen
 
 
+def click_factor(weight: float) -> float:
+    """`[issue] learn_from_clicks`: a source's weight (its smoothed human click-through over
+    the average, stats/rates.source_weights) blended into its items' score: the square root,
+    held within 0.5-2, so clicks lift or lower a source without drowning relevance (a source
+    read four times as often as the average ranks its items twice as high)."""
+    return min(2.0, max(0.5, weight ** 0.5))
+
+
 def select_entries(config: Config, entries: list[Entry], now: datetime,
                    published_keys: set[str], taken_urls: set[str],
-                   slots: int, taken_titles: Iterable[str] = ()) -> list[Candidate]:
+                   slots: int, taken_titles: Iterable[str] = (),
+                   source_weights: Mapping[str, float] | None = None) -> list[Candidate]:
     """The best `slots` entries: in the lookback window, never published before (by canonical
     URL, global GUID or a near-identical title), one per article across feeds and none of an
     article already in the issue (`taken_urls`, `taken_titles`: the curated excerpts), at most
     max_per_source per feed. Unmatched entries go to the "also" section or are dropped
     ([issue] unmatched)."""
     lookback = timedelta(days=config.issue.lookback_days)
-    feed_weight = {f.name: f.weight for f in config.feeds}
+    feed_weight = {f.name: f.weight * click_factor((source_weights or {}).get(f.name, 1.0))
+                   for f in config.feeds}
     candidates: list[Candidate] = []
     for entry in entries:
         if not in_window(entry, now, lookback):
@@ -261,13 +271,16 @@ def subject_and_preheader(config: Config, number: int, items: list[Item]) -> tup
 
 def assemble(config: Config, week: str, number: int, now: datetime,
              excerpts: list[CuratedExcerpt], entries: list[Entry],
-             published_keys: set[str], intro: str | None = None) -> Issue:
+             published_keys: set[str], intro: str | None = None,
+             source_weights: Mapping[str, float] | None = None) -> Issue:
+    """`source_weights` (learn_from_clicks): source name → weight, 1.0 = average; an input
+    like the others, so the same state always assembles the same issue."""
     curated = cap_curated(curated_for_week(excerpts, week, now, published_keys),
                           config.issue.max_items)
     curated_urls = {canonical_url(e.url) for e in curated}
     slots = max(0, config.issue.max_items - len(curated))
     chosen = select_entries(config, entries, now, published_keys, curated_urls, slots,
-                            [e.title for e in curated])
+                            [e.title for e in curated], source_weights)
 
     by_section: dict[str, list[Item]] = defaultdict(list)
     for excerpt in curated:
