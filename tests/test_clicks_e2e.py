@@ -221,7 +221,7 @@ def test_aggregate_stores_no_reader_id(aggregate, serve, cli):
     deliveries = {r["delivery"] for r in _rows(news)}
     assert len(deliveries) == len(READERS)  # unique readers still counted apart
     clicks_text = " ".join(" ".join(str(v) for v in tuple(r)) for r in _rows(news))
-    for row_id, email, ref, name in readers:
+    for _row_id, email, ref, name in readers:
         assert ref not in clicks_text and email not in clicks_text and name not in clicks_text
         assert ref not in deliveries
     # The key the hashes were made with went when the send completed: nobody can tell,

@@ -30,6 +30,7 @@ from ..state.handle import State
 from ..weeks import week_id
 from . import guard
 from .report import RunReport
+from .stats import source_weights_before
 
 
 @dataclass
@@ -187,7 +188,6 @@ def learned_weights(state: State, week: str) -> dict[str, float] | None:
     before `week` (jobs/stats.py); None when off."""
     if not state.config.issue.learn_from_clicks:
         return None
-    from .stats import source_weights_before  # only a newsletter that learns needs it
     return source_weights_before(state, week)
 
 

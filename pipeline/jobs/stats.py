@@ -26,6 +26,7 @@ from ..stats import (
     GrowthRow,
     SubscriberEvent,
     WeekStats,
+    editor_results,
     growth_rows,
     recent_weeks,
     source_weights,
@@ -169,3 +170,18 @@ def settle(state: State) -> Settled:
 
 def stats_json_extra(found: IssueClicks) -> dict[str, Any]:
     return {"machine_reasons": found.reasons}
+
+
+GROWTH_WEEKS = 4  # the editor's report: growth of the last weeks
+
+
+def last_results(state: State, week: str) -> dict[str, Any]:
+    """The editor's report of `week`: the last issue sent before it (its clicks, when they
+    were tracked), the feeds never clicked, growth up to this week."""
+    earlier = [w for w in tracked_weeks(state) if w < week]
+    found = issue_clicks(state, earlier[-1]) if earlier else None
+    tracked = found is not None and (state.config.tracking.clicks != "off"
+                                     or found.stats.human + found.stats.machine > 0)
+    recent = history(state, earlier[-1], LEARN_FROM_ISSUES) if tracked else []
+    return editor_results(found.stats if tracked and found else None, recent,
+                          growth(state, week, GROWTH_WEEKS))
