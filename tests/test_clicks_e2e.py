@@ -87,6 +87,7 @@ def test_a_readers_click_redirects_to_the_article_and_counts(aggregate, serve, c
     assert response.status_code == 302
     assert response.headers["location"] == first_url
     assert "no-store" in response.headers["cache-control"]
+    assert response.headers["referrer-policy"] == "no-referrer"  # the token stays with us
     wait_for(lambda: len(_rows(news)) == 1, what="the click stored")
 
     stats = _stats(cli, news)
@@ -178,6 +179,7 @@ def test_forged_and_altered_tokens_get_400_without_location(aggregate, serve):
             response = httpx.request(method, f"{base}/c/{bad}", follow_redirects=False)
             assert response.status_code == 400, (bad, method)
             assert "location" not in response.headers, bad
+            assert "default-src 'none'" in response.headers["content-security-policy"]
     # A URL in the path is no route at all: still no Location.
     elsewhere = httpx.get(f"{base}/c/https:%2F%2Fevil.example%2F", follow_redirects=False)
     assert elsewhere.status_code == 404 and "location" not in elsewhere.headers

@@ -183,7 +183,8 @@ MIGRATIONS: list[str] = [
     # `aggregate`, the reader's ref in `per_reader`), when, the method and the user agent: no
     # IP address, no other header. Rows of an issue are deleted `[tracking] keep_days` after
     # its send began, once its totals are kept in click_totals; click_keys holds each
-    # issue's random key for the aggregate hashes until its send is complete.
+    # issue's random key for the aggregate hashes until its send is complete. One index
+    # only: every click is an insert, `forget` (by delivery) is rare and may scan.
     """
     CREATE TABLE clicks (
         id INTEGER PRIMARY KEY,
@@ -197,7 +198,6 @@ MIGRATIONS: list[str] = [
         reasons TEXT
     );
     CREATE INDEX clicks_issue ON clicks(issue_id, at);
-    CREATE INDEX clicks_delivery ON clicks(delivery);
     CREATE TABLE click_keys (issue_id TEXT PRIMARY KEY, key BLOB NOT NULL,
                              created_at TEXT NOT NULL);
     CREATE TABLE click_totals (issue_id TEXT PRIMARY KEY, stats_json TEXT NOT NULL,

@@ -63,6 +63,8 @@ async def _to_archive(request: Request) -> Response:
 def create_app(config: Config) -> Starlette:
     """The web application for one newsletter (signing key and limits taken from `config`)."""
     routes = [
+        # First: the one route under load (a sweep of clicks), matched before 14 others.
+        Route("/c/{token}", clicks.click, methods=["GET", "HEAD"]),
         Route("/", signup.subscribe_form, methods=["GET"]),
         Route("/subscribe", signup.subscribe_form, methods=["GET"]),
         Route("/subscribe", signup.subscribe, methods=["POST"]),
@@ -77,7 +79,6 @@ def create_app(config: Config) -> Starlette:
         Route("/issues/feed.xml", views.archive_feed, methods=["GET"]),
         Route("/issues/{week}/", views.archive_issue, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
-        Route("/c/{token}", clicks.click, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={HTTPException: _http_error, Exception: _server_error})
@@ -105,9 +106,10 @@ class RedactTokens(logging.Filter):
     PATTERN = re.compile(r"/(u|confirm|c)/[^\s?\"]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(self.PATTERN.sub(r"/\1/<token>", a) if isinstance(a, str) else a
-                                for a in record.args)
+        args = record.args
+        if isinstance(args, tuple):  # every request passes here: the common case is cheap
+            record.args = tuple(self.PATTERN.sub(r"/\1/<token>", a)
+                                if isinstance(a, str) and "/" in a else a for a in args)
         return True
 
 
