@@ -44,6 +44,11 @@ def record(db: Database, rows: Sequence[ClickRow]) -> None:
              for r in rows])
 
 
+def wait_for_lock(db: Database, seconds: float) -> None:
+    """How long this connection's writes wait for another's lock (0: fail at once)."""
+    db.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+
+
 def for_issue(db: Database, issue_id: str) -> list[ClickRow]:
     """The issue's clicks, oldest first."""
     rows = db.execute("SELECT id, issue_id, link_index, delivery, at, method, user_agent, kind,"

@@ -184,9 +184,10 @@ MIGRATIONS: list[str] = [
     # IP address, no other header. Rows of an issue are deleted `[tracking] keep_days` after
     # its send began, once its totals are kept in click_totals; click_keys holds each
     # issue's random key for the aggregate hashes until its send is complete. One index
-    # only: every click is an insert, `forget` (by delivery) is rare and may scan.
+    # only: every click is an insert, `forget` (by delivery) is rare and may scan. IF NOT
+    # EXISTS: a database set back to an older schema version by hand keeps these tables.
     """
-    CREATE TABLE clicks (
+    CREATE TABLE IF NOT EXISTS clicks (
         id INTEGER PRIMARY KEY,
         issue_id TEXT NOT NULL,
         link_index INTEGER NOT NULL,
@@ -197,11 +198,11 @@ MIGRATIONS: list[str] = [
         kind TEXT CHECK (kind IN ('human', 'machine')),
         reasons TEXT
     );
-    CREATE INDEX clicks_issue ON clicks(issue_id, at);
-    CREATE TABLE click_keys (issue_id TEXT PRIMARY KEY, key BLOB NOT NULL,
-                             created_at TEXT NOT NULL);
-    CREATE TABLE click_totals (issue_id TEXT PRIMARY KEY, stats_json TEXT NOT NULL,
-                               saved_at TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS clicks_issue ON clicks(issue_id, at);
+    CREATE TABLE IF NOT EXISTS click_keys (issue_id TEXT PRIMARY KEY, key BLOB NOT NULL,
+                                           created_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS click_totals (issue_id TEXT PRIMARY KEY,
+                                             stats_json TEXT NOT NULL, saved_at TEXT NOT NULL);
     """,
 ]
 

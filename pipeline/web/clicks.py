@@ -104,7 +104,7 @@ class ClickWriter:
         try:
             if self._db is None:
                 self._db = Database.open(self.db_path, migrate=False)
-            self._db.execute(f"PRAGMA busy_timeout={30_000 if wait else 0}")
+            stored.wait_for_lock(self._db, 30.0 if wait else 0.0)
             stored.record(self._db, self._pending)
             self._pending = []
         except Exception as exc:  # noqa: BLE001 - the server keeps redirecting
