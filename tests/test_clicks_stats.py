@@ -17,9 +17,9 @@ from pipeline.state.events import EventKind
 from pipeline.state.handle import State
 from pipeline.tokens import reader_ref
 
-from .conftest import PINNED_WEEK, add_excerpt, require_tool
+from .conftest import PINNED_WEEK, add_excerpt
 from .test_clicks_e2e import READER_AGENT, READERS, _send, _tracked_newsletter
-from .test_stats_html import DRAWN, playwright_api
+from .test_stats_html import open_in_chromium
 
 NEXT_WEEK, NEXT_NOW = "2026-W49", "2026-12-03T08:00:00+00:00"
 
@@ -184,30 +184,12 @@ def test_learn_from_clicks_weighs_sources_by_their_human_clicks(sent):
 
 @pytest.mark.chromium
 def test_the_real_stats_page_draws_its_charts_in_chromium(sent, cli, tmp_path):
-    chromium = require_tool("chromium", "draws the stats page (Debian package chromium)")
-    sync_playwright = playwright_api()
     path = tmp_path / "report" / "stats.html"
     result = cli("--config", sent.config_path, "stats", "--html", path, "--weeks", "4")
     assert result.exit_code == 0, result.output
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    problems, requests = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        try:
-            context = browser.new_context(viewport={"width": 1000, "height": 1400})
-            context.route("**/*", lambda route: (
-                requests.append(route.request.url),
-                route.continue_() if route.request.url == path.as_uri() else route.abort()))
-            page = context.new_page()
-            page.on("console", lambda m: m.type in ("error", "warning") and problems.append(
-                f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-            page.goto(path.as_uri(), wait_until="load")
-            charts = page.evaluate(DRAWN)
-        finally:
-            browser.close()
-    assert problems == [] and requests == [path.as_uri()]
+    (charts,), problems, dialogs, requests = open_in_chromium(path)
+    assert problems == [] and dialogs == [] and requests == [path.as_uri()]
     assert [c["id"] for c in charts] == ["chart-growth", "chart-issues", "chart-sources"]
     for chart in charts:
         assert chart["width"] > 300 and chart["height"] > 150, chart

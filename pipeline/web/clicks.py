@@ -9,8 +9,8 @@ to the issue's web version and is stored as a trap hit; any other click is store
 the article (with its UTM tags when those are on).
 
 The request path does no database write: clicks are batched and stored a quarter of a second
-later, one transaction per batch (`ClickWriter`). What is
-stored is state/clicks.py's row: no IP address, no header but the user agent.
+later, one transaction per batch (`ClickWriter`). What is stored is state/clicks.py's row: no
+IP address, no header but the user agent.
 """
 
 from __future__ import annotations
