@@ -14,34 +14,36 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..weeks import utcnow
 from .db import Database
 
 
-@dataclass(frozen=True)
-class ClickRow:
+class ClickRow(NamedTuple):
+    """A NamedTuple, not a dataclass: the web makes one per click and stores them as they
+    are (no per-row Python work in `record`; tuples of plain values cost the GC nothing)."""
+
     issue_id: str
     link_index: int
     delivery: str
     at: str  # UTC, ISO 8601 with microseconds
     method: str
-    user_agent: str
+    user_agent: str  # at most USER_AGENT_MAX characters
     id: int | None = None
     kind: str | None = None  # 'human' | 'machine' once classified and settled
     reasons: str | None = None  # comma-separated tracking.classify.Reason values
 
 
+USER_AGENT_MAX = 500
+
+
 def record(db: Database, rows: Sequence[ClickRow]) -> None:
-    """Store clicks, in one transaction (the web's writer hands them over in batches)."""
+    """Store new clicks (`id` None), in one transaction (the web hands them over in batches)."""
     with db.atomic():
         db.executemany(
-            "INSERT INTO clicks (issue_id, link_index, delivery, at, method, user_agent)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(r.issue_id, r.link_index, r.delivery, r.at, r.method, r.user_agent[:500])
-             for r in rows])
+            "INSERT INTO clicks (issue_id, link_index, delivery, at, method, user_agent, id,"
+            " kind, reasons) VALUES (?, ?, ?, ?, ?, substr(?, 1, 500), ?, ?, ?)", rows)
 
 
 def wait_for_lock(db: Database, seconds: float) -> None:

@@ -187,7 +187,7 @@ def _forged(request: Request) -> Response:
                    headers={k.decode(): v.decode() for k, v in TOKEN_PAGE_HEADERS.items()})
 
 
-_HEADERS_READ = frozenset({b"user-agent", *(n.encode() for n in PREFETCH_HEADERS)})
+_PREFETCH = frozenset(n.encode() for n in PREFETCH_HEADERS)
 
 
 class ClickApp:
@@ -204,14 +204,22 @@ class ClickApp:
         if ref is None or location is None:  # forged, or its issue or link is gone
             await _forged(Request(scope, receive))(scope, receive, send)
             return
-        headers = {name.decode("latin-1"): value.decode("latin-1")  # ASGI: names lower-case
-                   for name, value in scope["headers"] if name in _HEADERS_READ}
+        agent, prefetch = "", False
+        for name, value in scope["headers"]:  # ASGI: names in lower case
+            if name == b"user-agent":
+                agent = value.decode("latin-1")
+            elif name in _PREFETCH:
+                prefetch = True
         method = scope["method"]
-        if uncounted_reason(method, headers) is None and route.counted(ref.delivery):
+        if prefetch or method != "GET":  # the rare case: ask the rule itself
+            headers = {n.decode("latin-1"): v.decode("latin-1") for n, v in scope["headers"]}
+            counted = uncounted_reason(method, headers) is None
+        else:
+            counted = True
+        if counted and route.counted(ref.delivery):
             route.writer.put(stored.ClickRow(
                 ref.issue, ref.link_index, ref.delivery,
-                datetime.now(UTC).isoformat(timespec="microseconds"), method,
-                headers.get("user-agent", "")))
+                datetime.now(UTC).isoformat(timespec="microseconds"), method, agent))
         await send({"type": "http.response.start", "status": 302,
                     "headers": [(b"location", location), *_REDIRECT_HEADERS]})
         await send({"type": "http.response.body", "body": b""})
