@@ -150,6 +150,32 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Sponsor:
+    """The week's sponsor block (curated/_sponsors/<week>.md): not an article, so not an item.
+    `position` is resolved when the issue is assembled: "top", "after_intro",
+    "after_section:<id>" (a section of this issue) or "bottom"."""
+
+    title: str
+    url: str
+    name: str  # who sponsors
+    text: str  # plain text paragraphs
+    position: str
+    label: str = "Sponsored"
+
+    @property
+    def after_section(self) -> str | None:
+        return self.position.split(":", 1)[1] if self.position.startswith("after_section:") \
+            else None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Sponsor:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
 class Issue:
     """One week's issue, fully assembled; everything the templates need except the reader."""
 
@@ -160,6 +186,7 @@ class Issue:
     preheader: str
     sections: tuple[Section, ...]
     intro: str | None = None  # the editor's intro (plain text paragraphs), optional
+    sponsor: Sponsor | None = None
 
     @property
     def items(self) -> tuple[Item, ...]:
@@ -174,6 +201,8 @@ class Issue:
             "preheader": self.preheader,
             "intro": self.intro,
             "sections": [s.to_json() for s in self.sections],
+            # Only when there is one: issue.json of a week without a sponsor stays as it was.
+            **({"sponsor": self.sponsor.to_json()} if self.sponsor else {}),
         }
 
     @classmethod
@@ -186,6 +215,7 @@ class Issue:
             preheader=data["preheader"],
             intro=data.get("intro"),
             sections=tuple(Section.from_json(s) for s in data["sections"]),
+            sponsor=Sponsor.from_json(data["sponsor"]) if data.get("sponsor") else None,
         )
 
 
@@ -197,6 +227,7 @@ class RenderedIssue:
     mjml: str
     html: str
     text: str
+    tracked: bool = False  # article links go through /c/ (click tracking): never archived
 
 
 @dataclass(frozen=True)

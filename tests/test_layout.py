@@ -14,7 +14,7 @@ PIPELINE = Path(__file__).resolve().parent.parent / "pipeline"
 MAX_LINES = 400  # lines of the file as `wc -l` counts them: split a module rather than grow it
 # Bottom to top; a module may import from its own package and the layers below. The kernel is
 # the top-level modules and config/. A new package gets its place here (ARCHITECTURE.md).
-LAYERS = ("kernel", "feeds", "issue", "curation", "mail", "inbound", "tracking", "stats",
+LAYERS = ("kernel", "tracking", "feeds", "issue", "curation", "mail", "inbound", "stats",
           "archive", "state", "delivery", "jobs", "web", "cli")
 HEAVY = {"httpx", "websockets", "uvicorn"}  # imported only by the commands that need them
 SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(|sqlite3\.connect\(")

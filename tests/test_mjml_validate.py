@@ -5,12 +5,15 @@ package checks what the templates emit. `make test` installs it from package.jso
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from pipeline.issue.links import click_links
 from pipeline.issue.render import render_issue
+from pipeline.models import Sponsor
 from tests.conftest import SOCIAL, make_newsletter, require_mjml_npm
 from tests.golden.sample import sample_issue
 from tests.test_render import UTM
@@ -29,6 +32,18 @@ def test_official_validator_reports_nothing(tmp_path: Path) -> None:
     for items in (1, 12):
         path = tmp_path / f"issue-{items}.mjml"
         path.write_text(render_issue(config, sample_issue(items)).mjml, encoding="utf-8")
+        files.append(path)
+    # With clicks tracked (the trap link) and a sponsor block at each position.
+    tracked = dataclasses.replace(
+        config, tracking=dataclasses.replace(config.tracking, clicks="aggregate"))
+    issue = sample_issue(12)
+    for position in ("top", "after_intro", f"after_section:{issue.sections[0].id}", "bottom"):
+        sponsored = dataclasses.replace(issue, sponsor=Sponsor(
+            "Acme Roadmaps", "https://acme.example/pm", "Acme", "Plan less. Ship more.",
+            position))
+        path = tmp_path / f"sponsor-{position.replace(':', '-')}.mjml"
+        path.write_text(render_issue(tracked, sponsored,
+                                     click_links(tracked, sponsored, b"k" * 32)).mjml)
         files.append(path)
     for path in files:
         result = validate(path)

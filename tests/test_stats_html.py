@@ -81,10 +81,9 @@ DRAWN = """() => [...document.querySelectorAll("canvas")].map(canvas => {
 })"""
 
 
-@pytest.mark.chromium
-def test_the_report_draws_its_charts_in_chromium_without_network(tmp_path):
-    path = tmp_path / "stats.html"
-    write_report(path, page_html())
+def open_in_chromium(path, evaluate: tuple[str, ...] = (DRAWN,)):
+    """Open the written page in headless Chromium with every request but the file refused:
+    (what each script in `evaluate` returned, console problems, dialogs, requests made)."""
     requests, problems, dialogs = [], [], []
     with chromium_browser("draws the stats page (Debian package chromium)") as browser:
         context = browser.new_context(viewport={"width": 1000, "height": 1400})
@@ -97,10 +96,17 @@ def test_the_report_draws_its_charts_in_chromium_without_network(tmp_path):
         page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(path.as_uri(), wait_until="load")
-        charts = page.evaluate(DRAWN)
-        table_text = page.locator("#sources + .chart + details table").text_content()
-        labels = page.evaluate(
-            "Chart.getChart(document.getElementById('chart-sources')).data.labels")
+        results = [page.evaluate(script) for script in evaluate]
+    return results, problems, dialogs, requests
+
+
+@pytest.mark.chromium
+def test_the_report_draws_its_charts_in_chromium_without_network(tmp_path):
+    path = tmp_path / "stats.html"
+    write_report(path, page_html())
+    (charts, table_text, labels), problems, dialogs, requests = open_in_chromium(path, (
+        DRAWN, "document.querySelector('#sources + .chart + details table').textContent",
+        "Chart.getChart(document.getElementById('chart-sources')).data.labels"))
     assert problems == [] and dialogs == []
     assert requests == [path.as_uri()]
     assert [c["id"] for c in charts] == ["chart-growth", "chart-issues", "chart-sources"]

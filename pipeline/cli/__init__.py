@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     send_cmds,
     serve_cmds,
     state_cmds,
+    stats_cmds,
 )
 from .app import main
 

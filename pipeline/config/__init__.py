@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..errors import ConfigError
 from .desk import DeskConfig
 from .schema import Problems, build_dataclass
+from .tracking import SponsorConfig, TrackingConfig, sponsor_position_problem
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 HHMM_VALID = "HH:MM, e.g. 07:00"
 KEYWORD_WEIGHT = re.compile(r"^(.*\S)\s*\^\s*(\d+(?:\.\d+)?)$")  # "keyword^2"
 UNMATCHED_SECTION_ID = "also"  # the section of feed items matching no [[sections]] keyword
+SPONSOR_SECTION_ID = "sponsor"  # the sponsor's link in click statistics (tracking/linktable.py)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -117,6 +119,8 @@ class IssueConfig:
     unmatched: Literal["also", "drop"] = "also"
     also_title: str = "Also worth reading"
     subject_prefix: str = ""
+    learn_from_clicks: bool = field(default=False, metadata=_meta(
+        doc="rank feed items by their source's human click-through too (stats/rates.py)"))
 
 
 @dataclass(frozen=True)
@@ -188,18 +192,6 @@ class SubscribersConfig:
 class TemplatesConfig:
     dir: Path = field(default=Path("templates"),
                       metadata=_meta(doc="overrides of the bundled templates"))
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """UTM tags on outbound article links (never on unsubscribe or archive links)."""
-
-    utm: bool = False
-    utm_source: str | None = field(default=None,
-                                   metadata=_meta(doc="default: the newsletter's name as a slug"))
-    utm_medium: str = "email"
-    utm_campaign: str = field(default="{issue}",
-                              metadata=_meta(doc="{issue} = the week, {number} = the issue number"))
 
 
 @dataclass(frozen=True)
@@ -286,6 +278,7 @@ class Config:
     archive: ArchiveConfig = ArchiveConfig()
     templates: TemplatesConfig = TemplatesConfig()
     tracking: TrackingConfig = TrackingConfig()
+    sponsor: SponsorConfig = SponsorConfig()
     social: tuple[SocialConfig, ...] = ()
     check: CheckConfig = CheckConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
@@ -350,6 +343,9 @@ def _validate(config: Config, problems: Problems) -> None:
         if section.id == UNMATCHED_SECTION_ID:
             problems.add(f"sections[{i}].id", f"{section.id!r} is reserved for the items that "
                          "match no section ([issue] unmatched); valid: any other id")
+        if section.id == SPONSOR_SECTION_ID:
+            problems.add(f"sections[{i}].id", f"{section.id!r} is reserved for the sponsor's"
+                         " link in the click statistics; valid: any other id")
         seen.add(section.id)
         for j, keyword in enumerate(section.keywords):
             if not keyword.strip() or ("^" in keyword and not KEYWORD_WEIGHT.match(keyword)):
@@ -361,6 +357,9 @@ def _validate(config: Config, problems: Problems) -> None:
         if feed.name in names:
             problems.add(f"feeds[{i}].name", f"duplicate feed name {feed.name!r}")
         names.add(feed.name)
+    problem = sponsor_position_problem(config.sponsor.position, seen | {UNMATCHED_SECTION_ID})
+    if problem:
+        problems.add("sponsor.position", problem)
     delivery = config.delivery
     if delivery.transport == "smtp" and delivery.smtp is None:
         problems.add("delivery.smtp", "required when delivery.transport = 'smtp' (needs host)")

@@ -59,8 +59,9 @@ def _read_utf8(path: Path) -> str:
                            hint="save the file as UTF-8") from exc
 
 
-def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExcerpt:
-    """Parse one excerpt file; CuratedError names the path, the line and what is valid."""
+def read_front_matter(path: Path) -> tuple[dict, list[str], int]:
+    """(the TOML front matter, the file's lines, the index of the closing `+++` line): the
+    format excerpts and sponsor files share. CuratedError names the line."""
     text = _read_utf8(path)
     # Lines as editors and tomllib count them: a form feed or NEL does not end a line.
     lines = re.split(r"\r\n|\r|\n", text)
@@ -82,12 +83,23 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
             message += " (a control character: remove it)"
         raise CuratedError(f"{where}: front matter is not valid TOML: {message}",
                            hint='strings need quotes: title = "…"') from exc
+    return meta, lines, end
+
+
+def front_matter_line(lines: list[str], end: int, key: str) -> int:
+    """The line number of `key` in the front matter (1 when it is not there)."""
+    for i in range(1, end):
+        if re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
+            return i + 1
+    return 1
+
+
+def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExcerpt:
+    """Parse one excerpt file; CuratedError names the path, the line and what is valid."""
+    meta, lines, end = read_front_matter(path)
 
     def key_line(key: str) -> int:
-        for i in range(1, end):
-            if re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
-                return i + 1
-        return 1
+        return front_matter_line(lines, end, key)
 
     problems: list[str] = []
     for key in REQUIRED:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -158,30 +158,42 @@ def cap_curated(queue: list[CuratedExcerpt], max_items: int) -> list[CuratedExce
     return chosen
 
 
+def click_factor(weight: float) -> float:
+    """`[issue] learn_from_clicks`: a source's weight (its smoothed human click-through over
+    the average, stats/rates.source_weights) blended into its items' score: the square root,
+    held within 0.5-2, so clicks lift or lower a source without drowning relevance (a source
+    read four times as often as the average ranks its items twice as high)."""
+    return min(2.0, max(0.5, weight ** 0.5))
+
+
 def select_entries(config: Config, entries: list[Entry], now: datetime,
                    published_keys: set[str], taken_urls: set[str],
                    slots: int, taken_titles: Iterable[str] = (),
-                   dropped: frozenset[str] = frozenset()) -> list[Candidate]:
+                   dropped: frozenset[str] = frozenset(),
+                   source_weights: Mapping[str, float] | None = None) -> list[Candidate]:
     """The best `slots` entries: in the lookback window, never published before (by canonical
     URL, global GUID or a near-identical title), not vetoed (`dropped`: canonical URLs), one
     per article across feeds and none of an article already in the issue (`taken_urls`,
     `taken_titles`: the curated excerpts), at most max_per_source per feed. Unmatched entries
     go to the "also" section or are dropped ([issue] unmatched)."""
     return [r.candidate for r in rank_entries(config, entries, now, published_keys, taken_urls,
-                                              slots, taken_titles, dropped)
+                                              slots, taken_titles, dropped,
+                                              source_weights=source_weights)
             if r.verdict is Verdict.CHOSEN]
 
 
 def rank_entries(config: Config, entries: list[Entry], now: datetime,
                  published_keys: set[str], taken_urls: set[str], slots: int,
                  taken_titles: Iterable[str] = (), dropped: frozenset[str] = frozenset(),
-                 explain: bool = False) -> list[Ranked]:
+                 explain: bool = False,
+                 source_weights: Mapping[str, float] | None = None) -> list[Ranked]:
     """The entries of the lookback window, best first, each with its verdict (see
     select_entries). Without `explain` the ranking stops when the issue is full; with it,
     every entry of the window is judged (`digest candidates`, the desk) and the choice is
     the same."""
     lookback = timedelta(days=config.issue.lookback_days)
-    feed_weight = {f.name: f.weight for f in config.feeds}
+    feed_weight = {f.name: f.weight * click_factor((source_weights or {}).get(f.name, 1.0))
+                   for f in config.feeds}
     candidates: list[Candidate] = []
     for entry in entries:
         if not in_window(entry, now, lookback):
@@ -313,23 +325,27 @@ def select_curated(config: Config, week: str, now: datetime, excerpts: list[Cura
 
 def rank_for_issue(config: Config, now: datetime, curated: list[CuratedExcerpt],
                    entries: list[Entry], published_keys: set[str],
-                   dropped: frozenset[str] = frozenset(), explain: bool = False
-                   ) -> list[Ranked]:
+                   dropped: frozenset[str] = frozenset(), explain: bool = False,
+                   source_weights: Mapping[str, float] | None = None) -> list[Ranked]:
     """The feed entries ranked for the slots the excerpts leave (rank_entries)."""
     return rank_entries(config, entries, now, published_keys,
                         {canonical_url(e.url) for e in curated},
                         max(0, config.issue.max_items - len(curated)),
-                        [e.title for e in curated], dropped, explain)
+                        [e.title for e in curated], dropped, explain, source_weights)
 
 
 def assemble(config: Config, week: str, number: int, now: datetime,
              excerpts: list[CuratedExcerpt], entries: list[Entry],
              published_keys: set[str], intro: str | None = None,
-             dropped: frozenset[str] = frozenset()) -> Issue:
-    """The issue; `dropped` (canonical URLs, the editor's vetoes) never goes in."""
+             dropped: frozenset[str] = frozenset(),
+             source_weights: Mapping[str, float] | None = None) -> Issue:
+    """The issue; `dropped` (canonical URLs, the editor's vetoes) never goes in.
+    `source_weights` (learn_from_clicks): source name → weight, 1.0 = average; an input like
+    the others, so the same state always assembles the same issue."""
     curated = select_curated(config, week, now, excerpts, published_keys, dropped)
     chosen = [r.candidate for r in rank_for_issue(config, now, curated, entries, published_keys,
-                                                  dropped) if r.verdict is Verdict.CHOSEN]
+                                                  dropped, source_weights=source_weights)
+              if r.verdict is Verdict.CHOSEN]
 
     by_section: dict[str, list[Item]] = defaultdict(list)
     for excerpt in curated:

@@ -166,15 +166,17 @@ class _Groups:
 
 def review(config: Config, week: str, number: int, now: datetime,
            excerpts: list[CuratedExcerpt], entries: list[Entry], published_keys: set[str],
-           drops: Mapping[str, str], intro: str | None = None) -> Review:
+           drops: Mapping[str, str], intro: str | None = None,
+           source_weights: Mapping[str, float] | None = None) -> Review:
     """The draft (assemble, with the vetoes) and its candidate rows, best first. `drops` maps
-    the week's vetoed canonical URLs to their reasons."""
+    the week's vetoed canonical URLs to their reasons; `source_weights` as the build has them
+    (learn_from_clicks)."""
     dropped = frozenset(drops)
     issue = assemble(config, week, number, now, excerpts, entries, published_keys, intro,
-                     dropped)
+                     dropped, source_weights)
     curated = select_curated(config, week, now, excerpts, published_keys, dropped)
     ranked = rank_for_issue(config, now, curated, entries, published_keys, dropped,
-                            explain=True)
+                            explain=True, source_weights=source_weights)
     groups = _Groups()
     for item in ranked:
         if item.verdict is not Verdict.PUBLISHED:

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..config import Config
 from ..errors import ConfigError
+from ..models import Issue
+from ..tracking import ClickLinker, TrackedLink, click_linker, link_table
 
 
 def slug(text: str) -> str:
@@ -63,6 +65,20 @@ def outbound_linker(config: Config, issue_id: str, number: int):
         return lambda url: url
     params = utm_params(config, issue_id, number)
     return lambda url: url if is_own(config, url) else tag_url(url, params)
+
+
+def tracked_links(config: Config, issue: Issue) -> tuple[TrackedLink, ...]:
+    """The issue's link table (tracking/linktable.py): what /c/ tokens name, with UTM tags."""
+    return link_table(issue, config.newsletter.base_url,
+                      outbound_linker(config, issue.id, issue.number))
+
+
+def click_links(config: Config, issue: Issue, key: bytes) -> ClickLinker | None:
+    """The templates' `link` when `[tracking] clicks` is on (signed with `key`); else None."""
+    if config.tracking.clicks == "off":
+        return None
+    return click_linker(tracked_links(config, issue), config.newsletter.base_url, key,
+                        issue.id)
 
 
 # --------------------------------------------------------------------------- HTML extraction

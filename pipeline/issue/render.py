@@ -21,6 +21,7 @@ from ..errors import RenderError
 from ..htmltext import defuse_tokens
 from ..models import Issue, RenderedIssue
 from ..safetext import xml_safe
+from ..tracking import CLICK_PLACEHOLDER, ClickLinker
 from .links import outbound_linker
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -32,8 +33,14 @@ TOKENS = {
     "web_url": "%%WEB_URL%%",
     "greeting": "%%GREETING%%",
     "email": "%%EMAIL%%",
+    "click": CLICK_PLACEHOLDER,  # the reader's half of a click token (tracking/clicktoken.py)
 }
 _TOKEN_VALUES = frozenset(TOKENS.values())
+
+
+class TrackedUrl(str):
+    """A click-tracked article URL (`…/c/<link part>.%%CLICK%%`): the one kind of printed value
+    that may carry a placeholder inside it. Made only by `context` from a ClickLinker."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -92,7 +99,7 @@ def _printable(value: Any) -> Any:
     one of them."""
     if isinstance(value, str):
         cleaned = xml_safe(value)
-        if "%%" in cleaned and not isinstance(value, markupsafe.Markup) \
+        if "%%" in cleaned and not isinstance(value, markupsafe.Markup | TrackedUrl) \
                 and cleaned not in _TOKEN_VALUES:
             # Only the templates' own placeholders may spell `%%`: an excerpt or note with
             # `%%EMAIL%%` in it would otherwise be filled in with each reader's address.
@@ -132,13 +139,25 @@ def _new_environment(dirs: tuple[str, ...]) -> jinja2.Environment:
     return env
 
 
-def context(config: Config, issue: Issue) -> dict[str, Any]:
+def _tracked(clicks: ClickLinker):
+    def link(url: str) -> str:
+        tracked = clicks(url)
+        # Only the linker's own URLs: an untracked (own) URL with `%%` in it stays defused.
+        return TrackedUrl(tracked) if tracked != url else url
+    return link
+
+
+def context(config: Config, issue: Issue, clicks: ClickLinker | None = None) -> dict[str, Any]:
+    """The templates' values. `clicks`: article links go through /c/ and the HTML part gets
+    the trap link (tracking/linktable.py); None: plain (UTM-tagged) links."""
     n = config.newsletter
-    link = outbound_linker(config, issue.id, issue.number)
+    link = _tracked(clicks) if clicks else outbound_linker(config, issue.id, issue.number)
     # The text part's numbered references: one number per distinct (tagged) article URL.
     refs: dict[str, int] = {}
     for item in issue.items:
         refs.setdefault(link(item.url), len(refs) + 1)
+    if issue.sponsor is not None:
+        refs.setdefault(link(issue.sponsor.url), len(refs) + 1)
     return {
         "issue": issue,
         "newsletter": n,
@@ -148,6 +167,7 @@ def context(config: Config, issue: Issue) -> dict[str, Any]:
         "link": link,
         "refs": refs,
         "paragraphs": paragraphs,
+        "click_trap": markupsafe.Markup(clicks.trap_markup) if clicks else "",
     }
 
 
@@ -179,9 +199,13 @@ def compile_mjml(source: str) -> str:
                           hint="validate the template with `npx mjml -v`") from exc
 
 
-def render_issue(config: Config, issue: Issue) -> RenderedIssue:
+def render_issue(config: Config, issue: Issue,
+                 clicks: ClickLinker | None = None) -> RenderedIssue:
+    """The issue compiled once, per-reader values as TOKENS. With `clicks` (links.click_links)
+    the version readers get when clicks are tracked; without, the public one (archive)."""
     env = environment(config)
-    values = context(config, issue)  # one context for both parts
+    values = context(config, issue, clicks)  # one context for both parts
     mjml_source = render_mjml(config, issue, env, values)
     return RenderedIssue(issue=issue, mjml=mjml_source, html=compile_mjml(mjml_source),
-                         text=render_text(config, issue, env, values))
+                         text=render_text(config, issue, env, values),
+                         tracked=clicks is not None)

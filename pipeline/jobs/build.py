@@ -12,13 +12,14 @@ from pathlib import Path
 
 from ..archive import files as archive
 from ..config import Config
-from ..curation import drops, excerpts
+from ..curation import drops, excerpts, sponsors
 from ..errors import ParseError
 from ..feeds import cache
 from ..feeds.cache import FeedState
 from ..feeds.fetch import fetch_all
 from ..feeds.parse import parse_document, unexpected_failure
 from ..issue.assemble import assemble
+from ..issue.links import click_links
 from ..issue.render import render_issue
 from ..mail.check import CheckReport, check_rendered
 from ..mail.compose import public_version
@@ -29,6 +30,7 @@ from ..state.handle import State
 from ..weeks import week_id
 from . import guard
 from .report import RunReport
+from .stats import source_weights_before
 
 
 @dataclass
@@ -164,6 +166,7 @@ def build(state: State, week: str | None = None, config: Config | None = None,
         curated = excerpts.load_excerpts(folder, section_ids)
         intro = excerpts.load_intro(folder, week)
         vetoed = drops.load_drops(folder, week).urls
+        sponsor = sponsors.load_sponsor(config, folder, week)
     entries, feed_reports = ((stored_entries(state), []) if offline
                              else fetch_and_parse(state, timings))
     with timings.measure("assemble"):
@@ -171,12 +174,15 @@ def build(state: State, week: str | None = None, config: Config | None = None,
         number = issues.number_for(state.db, week, lambda: {
             i.id: i.number for i in archive.list_issues(config.archive_dir)})
         issue = assemble(config, week, number, now, curated, entries,
-                         published.keys_except(state.db, week), intro, vetoed)
-    with timings.measure("render"):
-        rendered = render_issue(config, issue)
+                         published.keys_except(state.db, week), intro, vetoed,
+                         source_weights=learned_weights(state, week))
+        issue = sponsors.place(issue, sponsor, [s.id for s in config.sections])
     key = state.key
+    with timings.measure("render"):
+        rendered = render_issue(config, issue)  # the public version: archived, never tracked
+        sent = readers_version(config, rendered, key)
     with timings.measure("check"):
-        report = check_rendered(config, rendered, key)
+        report = check_rendered(config, sent, key)
     with timings.measure("archive"):
         html, text = public_version(config, key, rendered)
         folder = archive.write_issue(config.archive_dir, rendered, html, text)
@@ -187,10 +193,27 @@ def build(state: State, week: str | None = None, config: Config | None = None,
     return result
 
 
-def load_rendered(config: Config, week: str) -> RenderedIssue:
+def readers_version(config: Config, rendered: RenderedIssue, key: bytes) -> RenderedIssue:
+    """What readers get: with `[tracking] clicks` on, article links through /c/ and the trap
+    link (signed with `key`); else the public version itself."""
+    clicks = click_links(config, rendered.issue, key)
+    return rendered if clicks is None else render_issue(config, rendered.issue, clicks)
+
+
+def learned_weights(state: State, week: str) -> dict[str, float] | None:
+    """`[issue] learn_from_clicks`: each source's weight from the clicks of the last issues
+    before `week` (jobs/stats.py); None when off."""
+    if not state.config.issue.learn_from_clicks:
+        return None
+    return source_weights_before(state, week)
+
+
+def load_rendered(config: Config, week: str, key: bytes | None = None) -> RenderedIssue:
     """Re-render a built issue from its issue.json (MJML compiles in well under a millisecond;
-    the archived HTML is the public version, without the per-reader tokens)."""
-    return render_issue(config, archive.read_issue(config.archive_dir, week))
+    the archived HTML is the public version, without the per-reader tokens). With `key`, the
+    version readers get (`readers_version`)."""
+    rendered = render_issue(config, archive.read_issue(config.archive_dir, week))
+    return rendered if key is None else readers_version(config, rendered, key)
 
 
 def archived_result(state: State, week: str, frozen: bool = False) -> BuildResult:
@@ -198,13 +221,13 @@ def archived_result(state: State, week: str, frozen: bool = False) -> BuildResul
     config = state.config
     rendered = load_rendered(config, week)
     previous = RunReport.from_json(archive.read_report(config.archive_dir, week) or {})
+    checked = check_rendered(config, readers_version(config, rendered, state.key), state.key)
     return BuildResult(rendered.issue, rendered, archive.issue_dir(config.archive_dir, week),
-                       list(previous.feeds), check_rendered(config, rendered, state.key), {},
-                       frozen=frozen)
+                       list(previous.feeds), checked, {}, frozen=frozen)
 
 
 def check_built(state: State, week: str, links: bool = False) -> CheckReport:
     """`digest check`: every pre-flight check of a built issue; `links` also requests each
     outbound link (a failing one is a warning: the web is flaky, the issue is not wrong)."""
-    rendered = load_rendered(state.config, week)
+    rendered = load_rendered(state.config, week, state.key)
     return check_rendered(state.config, rendered, state.key, links=links)

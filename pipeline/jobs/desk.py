@@ -10,20 +10,20 @@ from datetime import datetime, timedelta
 
 from ..archive import files as archive
 from ..config import Config
-from ..curation import drops, excerpts
+from ..curation import drops, excerpts, sponsors
 from ..errors import UsageError
 from ..issue.assemble import assemble
 from ..issue.candidates import Review, as_sent, review
 from ..issue.render import render_issue
 from ..mail.check import CheckReport, check_rendered
 from ..mail.compose import public_version
-from ..models import CuratedExcerpt, Entry, Issue
+from ..models import CuratedExcerpt, Entry, Issue, Sponsor
 from ..state import issues, published
 from ..state.handle import State
 from ..state.statuses import IssueStatus
 from ..weeks import parse_week, week_id
 from . import guard
-from .build import build, stored_entries
+from .build import build, learned_weights, stored_entries
 from .calendar import send_at
 from .weekly import approve, rollover_config
 
@@ -74,6 +74,8 @@ class _Inputs:
     published_keys: set[str]
     intro: str | None
     entries: list[Entry]
+    weights: dict[str, float] | None  # learn_from_clicks, as the build has them
+    sponsor: Sponsor | None
 
 
 def _inputs(state: State, week: str) -> _Inputs:
@@ -85,14 +87,16 @@ def _inputs(state: State, week: str) -> _Inputs:
     return _Inputs(config, excerpts.load_excerpts(folder, {s.id for s in config.sections}),
                    drops.load_drops(folder, week), number,
                    published.keys_except(state.db, week), excerpts.load_intro(folder, week),
-                   stored_entries(state))
+                   stored_entries(state), learned_weights(state, week),
+                   sponsors.load_sponsor(config, folder, week))
 
 
 def load_review(state: State, week: str) -> WeekReview:
     """The week's draft and candidates as the build would assemble them now."""
     found = _inputs(state, week)
     result = review(found.config, week, found.number, state.now, found.excerpts, found.entries,
-                    found.published_keys, found.vetoes.reasons, found.intro)
+                    found.published_keys, found.vetoes.reasons, found.intro, found.weights)
+    result = replace(result, issue=_with_sponsor(found, result.issue))
     frozen = guard.started(state, week)
     archived = archive.read_issue(found.config.archive_dir, week) if frozen else None
     if archived is not None:
@@ -106,8 +110,14 @@ def draft_issue(state: State, week: str) -> Issue:
     if guard.started(state, week):
         return archive.read_issue(state.config.archive_dir, week)
     found = _inputs(state, week)
-    return assemble(found.config, week, found.number, state.now, found.excerpts, found.entries,
-                    found.published_keys, found.intro, found.vetoes.urls)
+    return _with_sponsor(found, assemble(
+        found.config, week, found.number, state.now, found.excerpts, found.entries,
+        found.published_keys, found.intro, found.vetoes.urls, found.weights))
+
+
+def _with_sponsor(found: _Inputs, issue: Issue) -> Issue:
+    """The week's sponsor placed as the build places it (jobs/build.py)."""
+    return sponsors.place(issue, found.sponsor, [s.id for s in found.config.sections])
 
 
 def preview(state: State, issue: Issue) -> tuple[str, str, CheckReport]:

@@ -28,6 +28,7 @@ from ..delivery.transports import open_transport
 from ..mail.check import CheckReport
 from ..mail.compose import header_safe
 from ..models import FeedReport, Issue, OutgoingMessage
+from ..stats.summary import results_lines
 
 # Named as before the move: log shippers may filter on it.
 log = logging.getLogger("pipeline.report")
@@ -87,6 +88,7 @@ class RunReport:
     mode: str | None = None
     new_items: int = 0
     editor_report: str | None = None
+    results: Mapping[str, Any] | None = None  # last week's clicks and growth (stats/summary.py)
 
     @property
     def built(self) -> bool:
@@ -134,6 +136,8 @@ class RunReport:
                          "feeds_stale": self.feeds_stale})
         if self.editor_report is not None:
             data["editor_report"] = self.editor_report
+        if self.results is not None:
+            data["last_week_results"] = dict(self.results)
         return data
 
     @classmethod
@@ -154,7 +158,8 @@ class RunReport:
             status=RunStatus(status) if status in set(RunStatus) else None,
             message=str(data.get("message") or ""), mode=data.get("mode"),
             new_items=int(data.get("new_items") or 0),
-            editor_report=data.get("editor_report"))
+            editor_report=data.get("editor_report"),
+            results=data.get("last_week_results"))
 
 
 def headline(report: RunReport) -> str:
@@ -195,6 +200,8 @@ def summary_text(config: Config, report: RunReport) -> str:
     if report.delivery:
         lines.append("Delivery: " + ", ".join(f"{k} {v}"
                                               for k, v in report.delivery.to_json().items()))
+    if report.results:
+        lines += ["", *results_lines(dict(report.results)), ""]
     if report.timings:
         lines.append("Time per stage: " + ", ".join(f"{k} {v:.2f}s"
                                                     for k, v in report.timings.items()))

@@ -16,7 +16,7 @@ from ..mail.check import check_rendered
 from ..mail.compose import Composer, make_composer
 from ..mail.dkim import load_signer
 from ..models import Outcome, Subscriber
-from ..state import issues, ledger, subscribers
+from ..state import clicks, issues, ledger, subscribers
 from ..state.db import Database
 from ..state.handle import State
 from ..state.statuses import IssueStatus
@@ -48,13 +48,18 @@ def ensure_sendable(state: State, week: str) -> None:
 def composer(state: State, week: str, subject_prefix: str = "") -> Composer:
     """The checked issue prepared for composing. CheckFailed when it fails its check."""
     config = state.config
-    rendered = load_rendered(config, week)
+    rendered = load_rendered(config, week, state.key)
     report = check_rendered(config, rendered, state.key)
     if not report.ok:
         raise CheckFailed(f"issue {week} fails its check: " + "; ".join(report.errors),
                           hint=f"run `digest check --week {week}` and fix the issue")
     signer = load_signer(config.delivery.dkim)
-    return make_composer(config, rendered, state.key, state.now, subject_prefix, signer)
+    # Aggregate click tokens hash the reader with the issue's own key: kept until the send
+    # is complete (a resumed send must make the same hashes), then dropped.
+    click_key = clicks.click_key(state.db, week) if config.tracking.clicks == "aggregate" \
+        else None
+    return make_composer(config, rendered, state.key, state.now, subject_prefix, signer,
+                         click_key)
 
 
 def send(state: State, week: str, transport: Transport, resend_failed: bool = False,
@@ -92,6 +97,7 @@ def send(state: State, week: str, transport: Transport, resend_failed: bool = Fa
             complete = summary.remaining == 0 and summary.failed == 0
             if complete:
                 issues.mark_sent(state.db, week)
+                clicks.drop_key(state.db, week)  # no click of the week can be tied to a reader
             return summary
         finally:
             record.end(complete)

@@ -26,7 +26,7 @@ from ..state import issues, ledger, subscribers
 from ..state.handle import State
 from ..state.statuses import IssueStatus
 from ..weeks import parse_week
-from . import guard
+from . import guard, stats
 from .build import BuildResult, archived_result, build, check_built
 from .calendar import Decision, previous_week, send_at
 from .report import DeliveryCounts, RunReport, RunStatus, log_outcome, send_to_editor
@@ -263,12 +263,24 @@ def _finish(state: State, week: str, result: BuildResult, status: RunStatus, mes
                              new_items=len(result.issue.items),
                              delivery=DeliveryCounts.of(summary) if summary else None,
                              timings=timings)
+    report = replace(report, results=_last_results(state, week))
     editor = send_to_editor(config, report, state.now) if notify else ""
     if editor:
         report = replace(report, editor_report=editor)
     archive.write_report(config.archive_dir, week, report.to_json())
     log_outcome(report)
     return report, editor
+
+
+def _last_results(state: State, week: str) -> dict | None:
+    """Clicks settled (kept, pruned), then last week's results for the report. Figures never
+    stop the job: a failure is logged and the report goes without them."""
+    try:
+        stats.settle(state)
+        return stats.last_results(state, week)
+    except PipelineError as exc:
+        log.warning("%s: last week's results left out of the report: %s", week, exc.message)
+        return None
 
 
 # --------------------------------------------------------------------------- around the job

@@ -14,8 +14,9 @@ from email import message_from_bytes, policy
 from urllib.parse import urlsplit
 
 from ..config import Config
-from ..issue.links import extract, is_own, outbound_linker, probe_all
+from ..issue.links import click_links, extract, is_own, outbound_linker, probe_all, tracked_links
 from ..models import Issue, RenderedIssue, Subscriber
+from ..tracking import CLICK_PLACEHOLDER
 from .compose import build_message, reader_links
 
 # Gmail clips a message at about 102 KB of encoded source; stay well below.
@@ -153,11 +154,15 @@ def check_rendered(config: Config, rendered: RenderedIssue, key: bytes,
         warnings.append(f"preheader-length: the preheader is {pre_len} characters "
                         f"(best between {PREHEADER_GOOD[0]} and {PREHEADER_GOOD[1]})")
 
-    # Text/HTML parity, item by item.
+    # Text/HTML parity, item by item. A tracked issue links /c/<link part>.<reader's value>.
     link = outbound_linker(config, issue.id, issue.number)
+    tracked = click_links(config, issue, key) if rendered.tracked else None
     text_norm = _norm(text)
     for item in issue.items:
         url = link(item.url)
+        if tracked is not None:
+            prefix = tracked(item.url).removesuffix(CLICK_PLACEHOLDER)
+            url = next((h for h in facts_html.links if h.startswith(prefix)), prefix)
         if url not in facts_html.links:
             errors.append(f"missing-item: item {item.title!r} ({url}) is not linked in the "
                           "HTML part")
@@ -185,8 +190,10 @@ def check_rendered(config: Config, rendered: RenderedIssue, key: bytes,
              "links": len(set(facts_html.links)), "images": len(facts_html.images)}
     if links:
         # The newsletter's own pages (archive, unsubscribe) may not be published yet.
-        outbound = [u for u in dict.fromkeys(facts_html.links + [s for s, _ in
-                                                                 facts_html.images])
+        # A tracked link (/c/…) is probed where it leads: the link table's targets.
+        targets = [t.url for t in tracked_links(config, issue)]
+        outbound = [u for u in dict.fromkeys(facts_html.links + targets
+                                             + [s for s, _ in facts_html.images])
                     if u.startswith(("http://", "https://")) and not is_own(config, u)]
         statuses = probe_all(outbound, config.check.link_timeout_seconds,
                              config.check.link_concurrency)

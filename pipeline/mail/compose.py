@@ -21,18 +21,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from typing import Any
 
 from ..config import Config
 from ..issue.render import TOKENS
 from ..models import OutgoingMessage, RenderedIssue, Subscriber
 from ..tokens import reader_ref, reader_token
+from .clicks import SOFT_BREAK as _SOFT_BREAK
+from .clicks import click_values, layout_clicks
 
 _TOKEN_RE = re.compile("|".join(re.escape(t) for t in TOKENS.values()))
 _TOKEN_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in TOKENS.values()) + ")")
 _NAME_BY_TOKEN = {token: name for name, token in TOKENS.items()}
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 CRLF = "\r\n"
-_SOFT_BREAK = b"=\r\n"  # quoted-printable: the line goes on
 
 
 def header_safe(value: str) -> str:
@@ -83,12 +85,13 @@ def personalise(rendered: RenderedIssue, values: dict[str, str]) -> tuple[str, s
     return html_out, text_out
 
 
-def token_values(subscriber: Subscriber | None, links: Links) -> dict[str, str]:
+def token_values(subscriber: Subscriber | None, links: Links, click: str = "") -> dict[str, str]:
     return {
         "unsubscribe_url": links.unsubscribe,
         "web_url": links.web,
         "greeting": greeting(subscriber),
         "email": subscriber.email if subscriber else "",
+        "click": click,
     }
 
 
@@ -180,13 +183,15 @@ def _split(body: str) -> tuple[list[bytes | str], tuple[int, ...]]:
     return pieces, slots
 
 
-
-def _fill(pieces: list[bytes | str], slots: tuple[int, ...], values: dict[str, str]) -> bytes:
+def _fill(pieces: list[Any], slots: tuple[int, ...], values: dict[str, str],
+          click: bytes = b"") -> bytes:
     filled = pieces.copy()
     for i in slots:
-        filled[i] = _qp(values[filled[i]])  # type: ignore[index]
+        filled[i] = _qp(values[filled[i]])
     out: list[bytes] = []
     for piece in filled:
+        if isinstance(piece, tuple):  # a run of click slots (clicks.layout_clicks)
+            piece = click.join(piece)
         if not piece:
             continue
         if out and not out[-1].endswith(b"\r\n"):
@@ -212,11 +217,12 @@ class Composer:
     head: str  # From, Subject, Date: the headers before To and Message-ID
     tail: bytes  # Reply-To … Content-Type, the blank line and the preamble
     boundary: str
-    html_parts: list[bytes | str] = field(repr=False)
+    html_parts: list[Any] = field(repr=False)
     html_slots: tuple[int, ...] = field(repr=False)
-    text_parts: list[bytes | str] = field(repr=False)
+    text_parts: list[Any] = field(repr=False)
     text_slots: tuple[int, ...] = field(repr=False)
     sign: Callable[[bytes], bytes] | None = field(default=None, repr=False)  # DKIM
+    click: Callable[[str], str] | None = field(default=None, repr=False)  # click_values
 
     def links(self, subscriber: Subscriber) -> Links:
         return _links(self.base_url, self.sender_domain, self.key, subscriber, self.week)
@@ -231,8 +237,10 @@ class Composer:
     def compose(self, subscriber: Subscriber, recipient: str | None = None) -> OutgoingMessage:
         """One personalised message. `recipient` overrides the To address (test copies)."""
         links = self.links(subscriber)
-        values = token_values(subscriber, links)
+        click = self.click(reader_ref(subscriber.email)) if self.click else ""
+        values = token_values(subscriber, links, click)
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
+        click_bytes = click.encode("ascii")
         to_address = recipient or subscriber.email
         mid = self.message_id(subscriber, recipient)
         to_header = (address_header(None, to_address) if recipient
@@ -243,9 +251,11 @@ class Composer:
         delimiter = f"--{self.boundary}{CRLF}".encode("ascii")
         data = b"".join((
             head, self.tail,
-            delimiter, _part_header("plain"), _fill(self.text_parts, self.text_slots, values),
+            delimiter, _part_header("plain"), _fill(self.text_parts, self.text_slots, values,
+                                                    click_bytes),
             CRLF.encode(),
-            delimiter, _part_header("html"), _fill(self.html_parts, self.html_slots, escaped),
+            delimiter, _part_header("html"), _fill(self.html_parts, self.html_slots, escaped,
+                                                   click_bytes),
             f"{CRLF}--{self.boundary}--{CRLF}".encode("ascii"),
         ))
         if self.sign is not None:
@@ -257,8 +267,11 @@ class Composer:
 
 def make_composer(config: Config, rendered: RenderedIssue, key: bytes, now: datetime,
                   subject_prefix: str = "",
-                  sign: Callable[[bytes], bytes] | None = None) -> Composer:
-    """Prepare the per-issue parts of every message of one send."""
+                  sign: Callable[[bytes], bytes] | None = None,
+                  click_key: bytes | None = None) -> Composer:
+    """Prepare the per-issue parts of every message of one send. `click_key`: the issue's key
+    for `aggregate` click tokens (state/clicks.py); a tracked issue without one (a sample
+    message) gets a throwaway key."""
     week = rendered.issue.id
     newsletter = config.newsletter
     sender_name, sender_address = parseaddr(newsletter.from_address)
@@ -277,13 +290,14 @@ def make_composer(config: Config, rendered: RenderedIssue, key: bytes, now: date
              f"X-Digest-Issue: {week}{CRLF}"
              f"MIME-Version: 1.0{CRLF}"
              f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}')
-    html_parts, html_slots = _split(rendered.html)
-    text_parts, text_slots = _split(rendered.text)
+    html_parts, html_slots = layout_clicks(*_split(rendered.html))
+    text_parts, text_slots = layout_clicks(*_split(rendered.text))
+    click = click_values(config, key, click_key, week) if rendered.tracked else None
     return Composer(week=week, base_url=base, sender_domain=newsletter.sender_domain,
                     sender=ascii_address(sender_address), key=key, head=head,
                     tail=tail.encode("utf-8"), boundary=boundary,
                     html_parts=html_parts, html_slots=html_slots,
-                    text_parts=text_parts, text_slots=text_slots, sign=sign)
+                    text_parts=text_parts, text_slots=text_slots, sign=sign, click=click)
 
 
 def build_message(config: Config, rendered: RenderedIssue, subscriber: Subscriber,

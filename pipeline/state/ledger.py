@@ -118,6 +118,13 @@ def sent_count(db: Database, issue_id: str) -> int:
                       (issue_id,)).fetchone()[0]
 
 
+def send_began(db: Database, issue_id: str) -> str | None:
+    """When the issue's send began (UTC, ISO 8601): its rows were queued then, and a row
+    changes only later. None when it never began."""
+    return db.execute("SELECT min(updated_at) FROM deliveries WHERE issue_id = ?",
+                      (issue_id,)).fetchone()[0]
+
+
 def sent_total(db: Database) -> int:
     """Messages the ledger records as delivered, over every issue."""
     return db.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0]

@@ -178,6 +178,32 @@ MIGRATIONS: list[str] = [
         FROM subscribers WHERE ref IS NOT NULL
             AND status IN ('unsubscribed', 'bounced', 'complained');
     """,
+    # 6: click tracking (state/clicks.py). A click row names the issue, the link (its index
+    # in the issue's link table), the delivery part of its token (a keyed hash in
+    # `aggregate`, the reader's ref in `per_reader`), when, the method and the user agent: no
+    # IP address, no other header. Rows of an issue are deleted `[tracking] keep_days` after
+    # its send began, once its totals are kept in click_totals; click_keys holds each
+    # issue's random key for the aggregate hashes until its send is complete. One index
+    # only: every click is an insert, `forget` (by delivery) is rare and may scan. IF NOT
+    # EXISTS: a database set back to an older schema version by hand keeps these tables.
+    """
+    CREATE TABLE IF NOT EXISTS clicks (
+        id INTEGER PRIMARY KEY,
+        issue_id TEXT NOT NULL,
+        link_index INTEGER NOT NULL,
+        delivery TEXT NOT NULL,
+        at TEXT NOT NULL,
+        method TEXT NOT NULL,
+        user_agent TEXT NOT NULL DEFAULT '',
+        kind TEXT CHECK (kind IN ('human', 'machine')),
+        reasons TEXT
+    );
+    CREATE INDEX IF NOT EXISTS clicks_issue ON clicks(issue_id, at);
+    CREATE TABLE IF NOT EXISTS click_keys (issue_id TEXT PRIMARY KEY, key BLOB NOT NULL,
+                                           created_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS click_totals (issue_id TEXT PRIMARY KEY,
+                                             stats_json TEXT NOT NULL, saved_at TEXT NOT NULL);
+    """,
 ]
 
 

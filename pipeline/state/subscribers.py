@@ -77,7 +77,7 @@ def _upsert(db: Database, email: str, name: str | None, status: str, source: str
     """`add` inside the caller's transaction; `email` already normalised."""
     if status not in STATUSES:
         raise ValueError(status)
-    existing = get(db, email)
+    existing = get(db, email) or _forgotten(db, email, revive)
     if existing is None:
         ref = reader_ref(email)
         db.execute(
@@ -97,6 +97,18 @@ def _upsert(db: Database, email: str, name: str | None, status: str, source: str
         " WHERE id = ?", (status, name, now, status, now, existing.id))
     events.changed(db, reader_ref(email), existing.status, status, source=source)
     return "updated"
+
+
+def _forgotten(db: Database, email: str, revive: bool) -> Subscriber | None:
+    """The row `digest subscribers forget` left of this address (state/forget.py: its ref,
+    unsubscribed), given its address back when the reader comes back (`revive`)."""
+    row = db.execute("SELECT * FROM subscribers WHERE ref = ?", (reader_ref(email),)).fetchone()
+    if row is None:
+        return None
+    if revive:
+        db.execute("UPDATE subscribers SET email = ? WHERE id = ?", (email, row["id"]))
+        db.execute("UPDATE subscribers SET ref = ? WHERE id = ?", (row["ref"], row["id"]))
+    return _row(row)
 
 
 def set_status(db: Database, subscriber_id: int, status: str, *, source: str = "operator",

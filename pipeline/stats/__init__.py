@@ -17,11 +17,13 @@ from .rates import (
     source_weights,
     sponsor_summary,
 )
+from .summary import editor_results, results_lines
 from .terminal import render_stats
 
 __all__ = [
     "GroupRate", "GroupStats", "GrowthRow", "LinkStats", "SponsorSummary", "SubscriberEvent",
-    "WeekStats", "growth_rows", "issue_click_through", "recent_weeks", "render_stats",
-    "report_html", "section_rates", "silent_sources", "source_rates", "source_weights",
-    "sponsor_summary", "stats_json", "top_links", "week_stats", "write_report",
+    "WeekStats", "editor_results", "growth_rows", "issue_click_through", "recent_weeks",
+    "render_stats", "report_html", "results_lines", "section_rates", "silent_sources",
+    "source_rates", "source_weights", "sponsor_summary", "stats_json", "top_links",
+    "week_stats", "write_report",
 ]

@@ -4,6 +4,7 @@ layer and compose call these."""
 
 from .classify import (
     DEFAULT_RULES,
+    PREFETCH_HEADERS,
     ClassifiedClick,
     ClassifyRules,
     ClickEvent,
@@ -19,8 +20,10 @@ from .clicktoken import (
     delivery_value,
     link_part,
     read_click_token,
+    reader_values,
 )
 from .linktable import (
+    SPONSOR_SECTION,
     TRAP_INDEX,
     ClickLinker,
     TrackedLink,
@@ -32,8 +35,9 @@ from .linktable import (
 )
 
 __all__ = [
-    "CLICK_PLACEHOLDER", "DEFAULT_RULES", "TRAP_INDEX", "ClassifiedClick", "ClassifyRules",
-    "ClickEvent", "ClickLinker", "ClickRef", "Reason", "TrackedLink", "classify_clicks",
-    "click_linker", "click_token", "click_url", "delivery_hash", "delivery_value", "link_part",
-    "link_table", "read_click_token", "target", "trap_markup", "uncounted_reason",
+    "CLICK_PLACEHOLDER", "DEFAULT_RULES", "PREFETCH_HEADERS", "SPONSOR_SECTION", "TRAP_INDEX",
+    "ClassifiedClick", "ClassifyRules", "ClickEvent", "ClickLinker", "ClickRef", "Reason",
+    "TrackedLink", "classify_clicks", "click_linker", "click_token", "click_url",
+    "delivery_hash", "delivery_value", "link_part", "link_table", "read_click_token",
+    "reader_values", "target", "trap_markup", "uncounted_reason",
 ]

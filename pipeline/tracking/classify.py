@@ -35,7 +35,7 @@ from .agents import machine_agent
 from .linktable import TRAP_INDEX
 
 # Request headers by which browsers and proxies announce a prefetch or a preview.
-_PREFETCH_HEADERS = ("purpose", "sec-purpose", "x-purpose", "x-moz")
+PREFETCH_HEADERS = ("purpose", "sec-purpose", "x-purpose", "x-moz")
 _PREFETCH_VALUES = ("prefetch", "preview", "prerender")
 
 
@@ -96,7 +96,7 @@ def uncounted_reason(method: str, headers: Mapping[str, str]) -> Reason | None:
     if method.upper() == "HEAD":
         return Reason.HEAD
     lowered = {name.lower(): value for name, value in headers.items()}
-    for name in _PREFETCH_HEADERS:
+    for name in PREFETCH_HEADERS:
         value = lowered.get(name, "").lower()
         if any(word in value for word in _PREFETCH_VALUES):
             return Reason.PREFETCH

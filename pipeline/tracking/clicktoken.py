@@ -26,11 +26,13 @@ characters: forging one still takes about 2**63 requests.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..tokens import Keys, _b64, _mac
+from ..tokens import Keys, _b64
 
 CLICK_PLACEHOLDER = "%%CLICK%%"  # the per-reader delivery value, substituted by compose
 MAC_BYTES = 8
@@ -39,10 +41,12 @@ _LINK_PURPOSE = "click-link"
 _SEAL_PURPOSE = "click-delivery"
 _DELIVERY_DOMAIN = b"pmcd-click-reader\x1f"
 _WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
-_INDEX_RE = re.compile(r"^(0|[1-9]\d{0,3})$")  # canonical decimal: one spelling per index
-_MAC_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")
 # A delivery hash (16 characters) or a reader ref (tokens.REF_LENGTH = 22).
 _DELIVERY_RE = re.compile(r"^(?:[A-Za-z0-9_-]{16}|[A-Za-z0-9_-]{22})$")
+# A whole token in one pattern: week, index (canonical decimal: one spelling per index), the
+# link MAC (11 characters), the delivery part, the seal. ASCII digits only.
+_TOKEN_RE = re.compile(r"(\d{4}-W\d{2})\.(0|[1-9]\d{0,3})\.([A-Za-z0-9_-]{11})\."
+                       r"([A-Za-z0-9_-]{16}|[A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{11})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ def _payload(purpose: str, subject: str, week: str) -> bytes:
 
 
 def _short_mac(key: bytes, purpose: str, subject: str, week: str) -> bytes:
-    return _mac(key, _payload(purpose, subject, week))[:MAC_BYTES]
+    # tokens._mac's HMAC-SHA256, one-shot (hmac.digest: half the time of hmac.new, and the
+    # web verifies two of these per click).
+    return hmac.digest(key, _payload(purpose, subject, week), "sha256")[:MAC_BYTES]
 
 
 def _check_week(week: str) -> None:
@@ -92,6 +98,30 @@ def delivery_value(key: bytes, week: str, delivery: str) -> str:
     return f"{delivery}.{_b64(_short_mac(key, _SEAL_PURPOSE, delivery, week))}"
 
 
+def reader_values(key: bytes, week: str, click_key: bytes | None) -> Callable[[str], str]:
+    """reader ref → `delivery_value(key, week, part)`, where the part is
+    `delivery_hash(click_key, week, ref)` (aggregate) or, without a click key, the ref itself
+    (per_reader). Made once per issue: the HMAC states of the parts every reader shares are
+    keyed and fed once and copied per reader (8 → 3 µs a reader, a third of a message)."""
+    _check_week(week)
+    seal_head = hmac.new(key, _SEAL_PURPOSE.encode() + b"\x1f", hashlib.sha256)
+    seal_tail = f"\x1f{week}\x1f".encode()
+    hash_head = (hmac.new(click_key, _DELIVERY_DOMAIN + f"{week}\x1f".encode(), hashlib.sha256)
+                 if click_key is not None else None)
+
+    def value(ref: str) -> str:
+        if hash_head is None:
+            delivery = ref
+        else:
+            state = hash_head.copy()
+            state.update(ref.encode())
+            delivery = _b64(state.digest()[:DELIVERY_HASH_BYTES])
+        seal = seal_head.copy()
+        seal.update(delivery.encode() + seal_tail)
+        return f"{delivery}.{_b64(seal.digest()[:MAC_BYTES])}"
+    return value
+
+
 def click_token(key: bytes, issue: str, link_index: int, delivery_part: str) -> str:
     """The whole token for one link of one delivery."""
     return f"{link_part(key, issue, link_index)}.{delivery_value(key, issue, delivery_part)}"
@@ -110,13 +140,10 @@ def _genuine(keys: Keys, mac_b64: str, purpose: str, subject: str, week: str) ->
 def read_click_token(keys: Keys, token: str) -> ClickRef | None:
     """The ClickRef of a token signed by one of `keys` (the current key first, then retired
     ones); None for anything forged, altered, truncated or malformed."""
-    fields = token.split(".")
-    if len(fields) != 5:
+    match = _TOKEN_RE.fullmatch(token)  # one pass: the web reads one per click
+    if match is None:
         return None
-    week, index, link_mac, delivery, seal = fields
-    if not (_WEEK_RE.match(week) and _INDEX_RE.match(index) and _MAC_RE.match(link_mac)
-            and _DELIVERY_RE.match(delivery) and _MAC_RE.match(seal)):
-        return None
+    week, index, link_mac, delivery, seal = match.groups()
     if not (_genuine(keys, link_mac, _LINK_PURPOSE, index, week)
             and _genuine(keys, seal, _SEAL_PURPOSE, delivery, week)):
         return None

@@ -9,6 +9,9 @@ never wrapped: unsubscribe, view online, the archive, and the footer's social pr
 are the newsletter's own pages, not something read; counting them would only measure the
 footer). An item that links under `base_url` (an archived issue, say) is an own link too.
 
+The sponsor's link (issue.sponsor) comes after the articles, counted under the section
+SPONSOR_SECTION ("sponsor", a section id the config reserves).
+
 Index 0 is reserved for the trap: a link no reader can see or reach (TRAP_MARKUP), which only
 a machine fetching every href of the message follows.
 """
@@ -23,6 +26,7 @@ from ..models import Issue
 from .clicktoken import CLICK_PLACEHOLDER, link_part
 
 TRAP_INDEX = 0
+SPONSOR_SECTION = "sponsor"  # the section id the sponsor's link is counted under
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,12 @@ def link_table(issue: Issue, base_url: str,
                                      section=section.id, section_title=section.title,
                                      source=item.source, item_id=item.id,
                                      original_url=item.url))
+    sponsor = issue.sponsor
+    if sponsor is not None and sponsor.url not in seen and not _is_own(base_url, sponsor.url):
+        table.append(TrackedLink(index=len(table) + 1, url=tag(sponsor.url), title=sponsor.title,
+                                 section=SPONSOR_SECTION, section_title=sponsor.label,
+                                 source=sponsor.name, item_id=SPONSOR_SECTION,
+                                 original_url=sponsor.url))
     return tuple(table)
 
 

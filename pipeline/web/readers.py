@@ -12,6 +12,7 @@ from ..models import Subscriber
 from ..state import issues
 from ..state import subscribers as subs
 from ..state.db import Database
+from ..state.forget import is_forgotten
 from ..tokens import Keys, read_reader_token, reader_ref
 from .security import MAX_PATH_TOKEN
 
@@ -52,7 +53,7 @@ def register(config: Config, email: str, name: str | None) -> tuple[Subscriber, 
     """A signup: (the reader, their stamp); a new address is added as pending."""
     with Database.open(config.db_path) as db:
         found = subs.get_by_ref(db, reader_ref(email))
-        if found is None:
+        if found is None or is_forgotten(found[0]):  # forgotten: the address comes back
             subs.add(db, email, name, status=subs.SubscriberStatus.PENDING, source="web")
             found = subs.get_by_ref(db, reader_ref(email))
     assert found is not None
