@@ -4,6 +4,8 @@ RESULT render_vs_mjml2html: time of render.render_issue (Jinja2 MJML + compile +
 a 12-item issue divided by a bare mjml2html() of the same MJML, in the same run (goal <= 2).
 RESULT personalise_per_s: personalised MIME messages composed per second (compose.Composer,
 prepared once per issue as `digest send` does).
+RESULT personalise_verp_per_s: the same with a VERP return path per message ([delivery]
+return_path = "bounces+{token}@…": one more HMAC per message, jobs/send.verp_envelope).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from mjml import mjml2html  # noqa: E402
 
 from pipeline.issue.render import render_issue  # noqa: E402
+from pipeline.jobs.send import verp_envelope  # noqa: E402
 from pipeline.mail.compose import make_composer  # noqa: E402
 from pipeline.models import Subscriber  # noqa: E402
 from tests.conftest import make_newsletter  # noqa: E402
@@ -52,15 +55,24 @@ def main() -> None:
         now = datetime(2026, 11, 23, 12, tzinfo=UTC)
         key = b"k" * 32
         # As `digest send` does: the per-issue parts once, then each reader's values.
-        start = time.perf_counter()
-        composer = make_composer(config, rendered, key, now)
-        size = 0
-        for reader in readers:
-            size += len(composer.compose(reader).data)
-        per_s = len(readers) / (time.perf_counter() - start)
+        def compose_all(envelope) -> tuple[float, int]:
+            start = time.perf_counter()
+            composer = make_composer(config, rendered, key, now, envelope=envelope)
+            size = 0
+            for reader in readers:
+                size += len(composer.compose(reader).data)
+            return len(readers) / (time.perf_counter() - start), size
+
+        verp = verp_envelope("bounces+{token}@example.com", key, issue.id)
+        # Best of three rounds each, interleaved: the machine is shared.
+        rounds = [(compose_all(None), compose_all(verp)) for _ in range(3)]
+        per_s = max(plain[0] for plain, _ in rounds)
+        verp_per_s = max(signed[0] for _, signed in rounds)
+        size = rounds[0][0][1]
         print(f"{len(readers)} messages, {size / len(readers) / 1000:.1f} KB each")
     print(f"RESULT render_vs_mjml2html={full / bare:.2f}")
     print(f"RESULT personalise_per_s={per_s:.0f}")
+    print(f"RESULT personalise_verp_per_s={verp_per_s:.0f}")
 
 
 if __name__ == "__main__":

@@ -226,7 +226,8 @@ def editor_message(config: Config, report: RunReport, now: datetime) -> Outgoing
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the robot
     msg["X-Digest-Report"] = week
     msg.set_content(summary_text(config, report), charset="utf-8", cte="quoted-printable")
-    return OutgoingMessage(issue_id=week, subscriber_id=None, sender=sender_address,
+    return OutgoingMessage(issue_id=week, subscriber_id=None,
+                           sender=config.delivery.plain_return_path(sender_address),
                            recipient=parseaddr(editor)[1] or editor, message_id=mid,
                            data=msg.as_bytes())
 

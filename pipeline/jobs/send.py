@@ -12,6 +12,7 @@ from ..delivery.loop import SendSummary, send_issue
 from ..delivery.pool import open_pool
 from ..delivery.transports.base import Transport
 from ..errors import CheckFailed, DeliveryError, UsageError
+from ..inbound.verp import return_path, sign_verp
 from ..mail.check import check_rendered
 from ..mail.compose import Composer, make_composer
 from ..mail.dkim import load_signer
@@ -54,7 +55,16 @@ def composer(state: State, week: str, subject_prefix: str = "") -> Composer:
         raise CheckFailed(f"issue {week} fails its check: " + "; ".join(report.errors),
                           hint=f"run `digest check --week {week}` and fix the issue")
     signer = load_signer(config.delivery.dkim)
-    return make_composer(config, rendered, state.key, state.now, subject_prefix, signer)
+    return make_composer(config, rendered, state.key, state.now, subject_prefix, signer,
+                         verp_envelope(config.delivery.verp, state.key, week))
+
+
+def verp_envelope(template: str | None, key: bytes, week: str) -> Callable[[str], str] | None:
+    """reader ref → the VERP return path naming this delivery (one HMAC per message), or None
+    when [delivery] return_path has no {token}."""
+    if template is None:
+        return None
+    return lambda ref: return_path(template, sign_verp(key, ref, week))
 
 
 def send(state: State, week: str, transport: Transport, resend_failed: bool = False,

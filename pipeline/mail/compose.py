@@ -52,13 +52,13 @@ def web_url(config: Config, week: str) -> str:
 
 
 def _links(base: str, domain: str, key: bytes, subscriber: Subscriber | None,
-           week: str) -> Links:
+           week: str, ref: str | None = None) -> Links:
     web = f"{base}/issues/{week}/"
     if subscriber is None:  # the public (archive) version: no personal link
         return Links(f"{base}/unsubscribe", f"mailto:unsubscribe@{domain}", web)
     # The contract with the web endpoint: tokens.read_reader_token(keys, "unsubscribe", token)
     # → (the address's ref, week). Bound to the address, never to the row id.
-    token = reader_token(key, "unsubscribe", reader_ref(subscriber.email), week)
+    token = reader_token(key, "unsubscribe", ref or reader_ref(subscriber.email), week)
     return Links(f"{base}/u/{token}", f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
                  web)
 
@@ -217,9 +217,12 @@ class Composer:
     text_parts: list[bytes | str] = field(repr=False)
     text_slots: tuple[int, ...] = field(repr=False)
     sign: Callable[[bytes], bytes] | None = field(default=None, repr=False)  # DKIM
+    # VERP: the reader's ref → this message's envelope sender (jobs/send.py signs it with
+    # inbound.verp); None: every message has `sender`.
+    envelope: Callable[[str], str] | None = field(default=None, repr=False)
 
-    def links(self, subscriber: Subscriber) -> Links:
-        return _links(self.base_url, self.sender_domain, self.key, subscriber, self.week)
+    def links(self, subscriber: Subscriber, ref: str | None = None) -> Links:
+        return _links(self.base_url, self.sender_domain, self.key, subscriber, self.week, ref)
 
     def message_id(self, subscriber: Subscriber, recipient: str | None = None) -> str:
         # A test copy (`recipient`) never shares the real issue's Message-ID, even when sent
@@ -230,7 +233,8 @@ class Composer:
 
     def compose(self, subscriber: Subscriber, recipient: str | None = None) -> OutgoingMessage:
         """One personalised message. `recipient` overrides the To address (test copies)."""
-        links = self.links(subscriber)
+        ref = reader_ref(subscriber.email)
+        links = self.links(subscriber, ref)
         values = token_values(subscriber, links)
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
         to_address = recipient or subscriber.email
@@ -250,15 +254,20 @@ class Composer:
         ))
         if self.sign is not None:
             data = self.sign(data) + data
+        # A test copy names no delivery: it has the plain return path.
+        sender = self.sender if self.envelope is None or recipient else self.envelope(ref)
         return OutgoingMessage(issue_id=self.week, subscriber_id=subscriber.id,
-                               sender=self.sender, recipient=ascii_address(to_address),
+                               sender=sender, recipient=ascii_address(to_address),
                                message_id=mid, data=data)
 
 
 def make_composer(config: Config, rendered: RenderedIssue, key: bytes, now: datetime,
                   subject_prefix: str = "",
-                  sign: Callable[[bytes], bytes] | None = None) -> Composer:
-    """Prepare the per-issue parts of every message of one send."""
+                  sign: Callable[[bytes], bytes] | None = None,
+                  envelope: Callable[[str], str] | None = None) -> Composer:
+    """Prepare the per-issue parts of every message of one send. The envelope sender is
+    [delivery] return_path without its token (or the From address); `envelope(ref)`, when
+    given, makes each reader's own (VERP)."""
     week = rendered.issue.id
     newsletter = config.newsletter
     sender_name, sender_address = parseaddr(newsletter.from_address)
@@ -280,10 +289,12 @@ def make_composer(config: Config, rendered: RenderedIssue, key: bytes, now: date
     html_parts, html_slots = _split(rendered.html)
     text_parts, text_slots = _split(rendered.text)
     return Composer(week=week, base_url=base, sender_domain=newsletter.sender_domain,
-                    sender=ascii_address(sender_address), key=key, head=head,
+                    sender=ascii_address(config.delivery.plain_return_path(sender_address)),
+                    key=key, head=head,
                     tail=tail.encode("utf-8"), boundary=boundary,
                     html_parts=html_parts, html_slots=html_slots,
-                    text_parts=text_parts, text_slots=text_slots, sign=sign)
+                    text_parts=text_parts, text_slots=text_slots, sign=sign,
+                    envelope=envelope)
 
 
 def build_message(config: Config, rendered: RenderedIssue, subscriber: Subscriber,

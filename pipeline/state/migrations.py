@@ -178,6 +178,31 @@ MIGRATIONS: list[str] = [
         FROM subscribers WHERE ref IS NOT NULL
             AND status IN ('unsubscribed', 'bounced', 'complained');
     """,
+    # inbound (issue 12): every bounce, complaint, unsubscribe mail or webhook event applied,
+    # keyed by its Message-ID, content digest or provider event id, so none is applied twice
+    # and an appeal can be answered (state/inbound.py); the Mailgun webhook tokens already
+    # used (replays refused across restarts), pruned by age.
+    """
+    CREATE TABLE inbound_applied (
+        key TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        status TEXT,
+        reason TEXT,
+        action TEXT
+    );
+    CREATE INDEX inbound_applied_at ON inbound_applied(at);
+    CREATE TABLE webhook_tokens (
+        provider TEXT NOT NULL,
+        token TEXT NOT NULL,
+        seen_at REAL NOT NULL,
+        PRIMARY KEY (provider, token)
+    );
+    CREATE INDEX webhook_tokens_seen ON webhook_tokens(seen_at);
+    CREATE INDEX subscriber_events_issue ON subscriber_events(issue_id, kind);
+    """,
 ]
 
 

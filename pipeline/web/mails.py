@@ -70,7 +70,8 @@ def _build(config: Config, subscriber: Subscriber, kind: str, subject: str,
     msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to a transactional mail
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return OutgoingMessage(issue_id=kind, subscriber_id=subscriber.id, sender=sender,
+    return OutgoingMessage(issue_id=kind, subscriber_id=subscriber.id,
+                           sender=config.delivery.plain_return_path(sender),
                            recipient=ascii_address(subscriber.email), message_id=mid,
                            data=msg.as_bytes())
 
