@@ -16,6 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
+from .inbound import InboundConfig, return_path_problem
 from .schema import Problems, build_dataclass
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -62,56 +63,8 @@ def _env_names_problem(names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _env_name_problem(name: str) -> str | None:
-    return _env_names_problem((name,))
-
-
-def _topic_arns_problem(arns: tuple[str, ...]) -> str | None:
-    bad = [arn for arn in arns if not re.match(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:\S+$", arn)]
-    if bad:
-        return (f"{', '.join(map(repr, bad))}: not an SNS topic ARN; valid: "
-                '"arn:aws:sns:<region>:<account>:<topic>"')
-    return None
-
-
 def _address_problem(value: str) -> str | None:
     return None if "@" in value else "must contain an email address, e.g. 'Name <a@b.c>'"
-
-
-VERP_TOKEN = "{token}"
-_RETURN_PATH = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`|~.{}-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_VERP_SEPARATORS = "+-=."
-VERP_TOKEN_CHARS = 53  # inbound/verp.sign_verp for an ISO week
-MAX_LOCAL_PART = 64  # RFC 5321 4.5.3.1.1
-
-
-def plain_return_path(template: str) -> str:
-    """The return path without its `{token}` and the separator before it
-    (`bounces+{token}@example.com` → `bounces@example.com`): test copies and reports."""
-    local, _, domain = template.rpartition("@")
-    if VERP_TOKEN in local:
-        before, _, after = local.partition(VERP_TOKEN)
-        head = before.rstrip(_VERP_SEPARATORS)
-        local = head + after if head else after.lstrip(_VERP_SEPARATORS)
-    return f"{local}@{domain}"
-
-
-def _return_path_problem(value: str) -> str | None:
-    valid = ('valid: an address such as "bounces@example.com", or "bounces+{token}@example.com"'
-             " for VERP (one {token} in the local part, beside a fixed part)")
-    local, at, domain = value.rpartition("@")
-    if not at or not _RETURN_PATH.match(value) or "{" in domain or "}" in domain:
-        return f"{value!r} is not an address with a domain; {valid}"
-    if local.count(VERP_TOKEN) > 1 or local.replace(VERP_TOKEN, "").count("{") \
-            or local.replace(VERP_TOKEN, "").count("}"):
-        return f"{value!r}: at most one {{token}}, and no other braces; {valid}"
-    if not plain_return_path(value).partition("@")[0].strip(_VERP_SEPARATORS):
-        return f"{value!r}: the local part needs a fixed part beside {{token}}; {valid}"
-    octets = len(local.replace(VERP_TOKEN, "x" * VERP_TOKEN_CHARS))
-    if octets > MAX_LOCAL_PART:
-        return (f"{value!r}: with its token ({VERP_TOKEN_CHARS} characters) the local part "
-                f"has {octets} characters, over SMTP's {MAX_LOCAL_PART}; shorten the fixed part")
-    return None
 
 
 @dataclass(frozen=True)
@@ -300,20 +253,8 @@ class DeliveryConfig:
         default=1.0, metadata=_meta(min=0, doc="first retry delay; doubles per try, max 60 s"))
     smtp: SmtpConfig | None = None
     dkim: DkimConfig | None = None
-    return_path: str | None = field(default=None, metadata=_meta(
-        check=_return_path_problem,
-        doc='envelope sender (MAIL FROM); "bounces+{token}@example.com" for VERP'))
-
-    @property
-    def verp(self) -> str | None:
-        """The return path template when it carries {token} (VERP), else None."""
-        return self.return_path if self.return_path and VERP_TOKEN in self.return_path \
-            else None
-
-    def plain_return_path(self, from_address: str) -> str:
-        """The envelope sender of mail that names no reader (test copies, the editor's
-        report): the return path without its token, or the From address."""
-        return plain_return_path(self.return_path) if self.return_path else from_address
+    return_path: str | None = field(default=None, metadata=_meta(check=return_path_problem, doc=(
+        'envelope sender (MAIL FROM); "bounces+{token}@example.com" for VERP (config/inbound.py)')))
 
 
 @dataclass(frozen=True)
@@ -331,34 +272,6 @@ class WebConfig:
     previous_secrets_env: tuple[str, ...] = field(default=(), metadata=_meta(
         check=_env_names_problem,
         doc="environment variables holding retired signing keys: their links still work"))
-
-
-@dataclass(frozen=True)
-class WebhooksConfig:
-    """ESP webhooks on `digest serve`: each provider's route exists only while the environment
-    variables named here are set (SES: while topics are listed)."""
-
-    mailgun_signing_key_env: str | None = field(default=None, metadata=_meta(
-        check=_env_name_problem, doc="holds Mailgun's HTTP webhook signing key"))
-    postmark_username_env: str | None = field(default=None, metadata=_meta(
-        check=_env_name_problem))
-    postmark_password_env: str | None = field(default=None, metadata=_meta(
-        check=_env_name_problem))
-    sendgrid_public_key_env: str | None = field(default=None, metadata=_meta(
-        check=_env_name_problem, doc="holds the Event Webhook verification key"))
-    ses_topic_arns: tuple[str, ...] = field(default=(), metadata=_meta(
-        check=_topic_arns_problem, doc="the SNS topics SES publishes to"))
-    max_body_bytes: int = field(default=1_048_576, metadata=_meta(min=1024))
-
-
-@dataclass(frozen=True)
-class InboundConfig:
-    """`digest inbound` and the webhooks: how bounces turn into statuses."""
-
-    soft_bounce_limit: int = field(default=3, metadata=_meta(
-        min=1, doc="soft bounces (of different issues) that make a reader bounced"))
-    soft_bounce_days: int = field(default=30, metadata=_meta(min=1))
-    webhooks: WebhooksConfig = WebhooksConfig()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from email.utils import parseaddr
 from typing import Any, BinaryIO
 
 from ..config import Config
+from ..config.inbound import envelope_sender, verp_template
 from ..inbound import Event, InboundMessage, SourceProblem, Verdict, classify, read_sources
 from ..inbound.verp import verify_verp
 from ..models import Subscriber
@@ -81,7 +82,7 @@ def own_addresses(config: Config) -> tuple[str, ...]:
     if newsletter.reply_to:
         found.append(parseaddr(newsletter.reply_to)[1])
     if config.delivery.return_path:
-        found.append(config.delivery.plain_return_path(found[0]))
+        found.append(envelope_sender(config.delivery.return_path, found[0]))
     return tuple(dict.fromkeys(address.lower() for address in found if address))
 
 
@@ -197,7 +198,7 @@ def handle_message(db: Database, ctx: Context, message: InboundMessage,
     """Classify one message and apply it (once)."""
     config = ctx.config
     verdict = classify(message.raw, list_addresses=own_addresses(config),
-                       verp=config.delivery.verp, envelope_to=envelope_to)
+                       verp=verp_template(config.delivery.return_path), envelope_to=envelope_to)
     key = message_key(verdict, message.raw)
     targets, notes = _targets(db, ctx, verdict)
     reason = verdict.reason

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..config import Config
+from ..config.inbound import envelope_sender
 from ..delivery.loop import SendSummary
 from ..delivery.transports import open_transport
 from ..mail.check import CheckReport
@@ -227,7 +228,7 @@ def editor_message(config: Config, report: RunReport, now: datetime) -> Outgoing
     msg["X-Digest-Report"] = week
     msg.set_content(summary_text(config, report), charset="utf-8", cte="quoted-printable")
     return OutgoingMessage(issue_id=week, subscriber_id=None,
-                           sender=config.delivery.plain_return_path(sender_address),
+                           sender=envelope_sender(config.delivery.return_path, sender_address),
                            recipient=parseaddr(editor)[1] or editor, message_id=mid,
                            data=msg.as_bytes())
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
+from ..config.inbound import verp_template
 from ..delivery.batch import RetryPolicy, deliver_one
 from ..delivery.loop import SendSummary, send_issue
 from ..delivery.pool import open_pool
@@ -56,7 +57,7 @@ def composer(state: State, week: str, subject_prefix: str = "") -> Composer:
                           hint=f"run `digest check --week {week}` and fix the issue")
     signer = load_signer(config.delivery.dkim)
     return make_composer(config, rendered, state.key, state.now, subject_prefix, signer,
-                         verp_envelope(config.delivery.verp, state.key, week))
+                         verp_envelope(verp_template(config.delivery.return_path), state.key, week))
 
 
 def verp_envelope(template: str | None, key: bytes, week: str) -> Callable[[str], str] | None:

@@ -23,6 +23,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
 from ..config import Config
+from ..config.inbound import envelope_sender
 from ..issue.render import TOKENS
 from ..models import OutgoingMessage, RenderedIssue, Subscriber
 from ..tokens import reader_ref, reader_token
@@ -288,9 +289,9 @@ def make_composer(config: Config, rendered: RenderedIssue, key: bytes, now: date
              f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}')
     html_parts, html_slots = _split(rendered.html)
     text_parts, text_slots = _split(rendered.text)
+    sender = envelope_sender(config.delivery.return_path, sender_address)
     return Composer(week=week, base_url=base, sender_domain=newsletter.sender_domain,
-                    sender=ascii_address(config.delivery.plain_return_path(sender_address)),
-                    key=key, head=head,
+                    sender=ascii_address(sender), key=key, head=head,
                     tail=tail.encode("utf-8"), boundary=boundary,
                     html_parts=html_parts, html_slots=html_slots,
                     text_parts=text_parts, text_slots=text_slots, sign=sign,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..config import Config, DkimConfig
+from ..config.inbound import verp_template
 from ..errors import ConfigError
 
 TXT_STRING = 255  # a DNS character-string holds at most 255 octets
@@ -117,7 +118,7 @@ def _dkim(config: Config, from_domain: str) -> list[str]:
 def _inbound(config: Config, bounce_domain: str, from_domain: str) -> list[str]:
     """Where bounces (the return path) and unsubscribe mail (the List-Unsubscribe mailto
     address) must be delivered: a host whose MTA hands them to `digest inbound`."""
-    verp = config.delivery.verp
+    verp = verp_template(config.delivery.return_path)
     unsubscribe = f"unsubscribe@{config.newsletter.sender_domain}"
     wanted = [(bounce_domain, f"bounces: {config.delivery.return_path or 'the From address'}"
                + (" (every address the template makes: use recipient_delimiter = +)"
