@@ -29,6 +29,7 @@ from ..delivery.transports import open_transport
 from ..mail.check import CheckReport
 from ..mail.compose import header_safe
 from ..models import FeedReport, Issue, OutgoingMessage
+from .feedback import IssueFeedback
 
 # Named as before the move: log shippers may filter on it.
 log = logging.getLogger("pipeline.report")
@@ -88,6 +89,8 @@ class RunReport:
     mode: str | None = None
     new_items: int = 0
     editor_report: str | None = None
+    # Bounces, complaints and unsubscribes of the latest issues sent (jobs/feedback.py).
+    feedback: tuple[IssueFeedback, ...] = ()
 
     @property
     def built(self) -> bool:
@@ -135,6 +138,8 @@ class RunReport:
                          "feeds_stale": self.feeds_stale})
         if self.editor_report is not None:
             data["editor_report"] = self.editor_report
+        if self.feedback:
+            data["feedback"] = [item.to_json() for item in self.feedback]
         return data
 
     @classmethod
@@ -155,7 +160,9 @@ class RunReport:
             status=RunStatus(status) if status in set(RunStatus) else None,
             message=str(data.get("message") or ""), mode=data.get("mode"),
             new_items=int(data.get("new_items") or 0),
-            editor_report=data.get("editor_report"))
+            editor_report=data.get("editor_report"),
+            feedback=tuple(IssueFeedback.from_json(item) for item in data.get("feedback") or ()
+                           if isinstance(item, dict)))
 
 
 def headline(report: RunReport) -> str:
@@ -196,6 +203,10 @@ def summary_text(config: Config, report: RunReport) -> str:
     if report.delivery:
         lines.append("Delivery: " + ", ".join(f"{k} {v}"
                                               for k, v in report.delivery.to_json().items()))
+    if report.feedback:
+        lines.append("Bounces, complaints and unsubscribes (readers per issue, over the sent):")
+        lines += [f"  {item.line()}" for item in report.feedback]
+        lines += [f"WARNING: {warning}" for item in report.feedback for warning in item.warnings]
     if report.timings:
         lines.append("Time per stage: " + ", ".join(f"{k} {v:.2f}s"
                                                     for k, v in report.timings.items()))
