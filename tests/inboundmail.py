@@ -6,6 +6,7 @@ for the `mailto:` of List-Unsubscribe. All built with the stdlib email package."
 from __future__ import annotations
 
 import email
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
@@ -13,7 +14,6 @@ from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)

@@ -13,6 +13,7 @@ id) is kept with what was done, in the same transaction."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from ..state.db import Database
 from ..tokens import Keys, read_reader_token, reader_ref
 from .inbound_actions import Context, Target, act
 
+log = logging.getLogger("pipeline.inbound")
 MAIL_SOURCE = "inbound"
 _OUR_MESSAGE_ID = re.compile(r"^<?(\d{4})-w(\d{2})\.[0-9a-f]{20}@([^>\s]+)>?$", re.IGNORECASE)
 _NOT_ACTED = {"auto-reply": "nothing to do: an automatic reply",
@@ -86,10 +88,13 @@ def own_addresses(config: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys(address.lower() for address in found if address))
 
 
-def message_key(verdict: Verdict, raw: bytes) -> str:
-    if verdict.message_id:
-        return f"mid:{verdict.message_id}"
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
+def message_key(verdict: Verdict, raw: bytes, envelope_to: str | None = None) -> str:
+    """What makes a message the same message: its Message-ID (the same bounce read twice,
+    from two folders or after a crash), else a digest of its bytes; with its envelope
+    recipient when one is known (LMTP: one message to two recipients is two deliveries)."""
+    key = (f"mid:{verdict.message_id}" if verdict.message_id
+           else "sha256:" + hashlib.sha256(raw).hexdigest())
+    return f"{key} to:{envelope_to.strip().lower()}" if envelope_to else key
 
 
 def our_issue(message_id: str | None, config: Config) -> str | None:
@@ -197,9 +202,16 @@ def handle_message(db: Database, ctx: Context, message: InboundMessage,
                    envelope_to: str | None = None) -> Result:
     """Classify one message and apply it (once)."""
     config = ctx.config
-    verdict = classify(message.raw, list_addresses=own_addresses(config),
-                       verp=verp_template(config.delivery.return_path), envelope_to=envelope_to)
-    key = message_key(verdict, message.raw)
+    try:
+        verdict = classify(message.raw, list_addresses=own_addresses(config),
+                           verp=verp_template(config.delivery.return_path),
+                           envelope_to=envelope_to)
+    except Exception as exc:  # noqa: BLE001 - one unreadable message never stops the others
+        log.warning("%s: not classified: %s", message.source, exc, exc_info=True)
+        return Result(message.source, "not-bounce", (), None,
+                      f"could not be classified ({type(exc).__name__}): nothing done",
+                      "sha256:" + hashlib.sha256(message.raw).hexdigest(), ("nothing done",))
+    key = message_key(verdict, message.raw, envelope_to)
     targets, notes = _targets(db, ctx, verdict)
     reason = verdict.reason
     if verdict.kind == "unsubscribe" and not targets:
