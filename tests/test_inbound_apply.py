@@ -263,3 +263,23 @@ def test_a_bad_return_path_is_a_configuration_error(tmp_path, cli, value):
     result = cli("--config", news.config_path, "inbound", "-")
     assert result.exit_code == 2
     assert "delivery.return_path" in result.output
+
+
+def test_a_locked_state_is_exit_75_and_the_retry_applies(sent, tmp_path, monkeypatch):
+    """A Postfix pipe transport keeps the message and retries on exit 75 (EX_TEMPFAIL)."""
+    monkeypatch.setenv("DIGEST_TEST_BUSY_TIMEOUT_SECONDS", "0.2")
+    raw = dsn(sent.messages["ada@example.com"], "ada@example.com",
+              to=sent.verp("ada@example.com"))
+    lock = sqlite3.connect(sent.news.root / "var" / "digest.sqlite3")
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        locked = sent.run("inbound", "-", input=raw)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert locked.exit_code == 75, locked.output
+    assert "try again later" in locked.output
+    assert sent.statuses()["ada@example.com"] == "active"
+    retried = sent.run("inbound", "-", input=raw)
+    assert retried.exit_code == 0, retried.output
+    assert sent.statuses()["ada@example.com"] == "bounced"

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -16,6 +19,7 @@ if TYPE_CHECKING:
     from ..jobs.inbound import Result
 
 # The library is imported inside each command: `digest --help` loads none of it.
+EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -76,9 +80,9 @@ def inbound(app: AppContext, sources: tuple[str, ...], dry_run: bool, as_json: b
     counts: Counter[str] = Counter()
     show = _printer(as_json, counts)
     problems = 0
-    with app.state() as state:
+    with app.state() as state, _retry_later():
         ctx = Context.of(state, dry_run)
-        stdin = click.get_binary_stream("stdin") if "-" in sources else None
+        stdin = sys.stdin.buffer if "-" in sources else None
         for item in handle_sources(state.db, ctx, sources, stdin):
             if isinstance(item, SourceProblem):
                 problems += 1
@@ -93,6 +97,23 @@ def inbound(app: AppContext, sources: tuple[str, ...], dry_run: bool, as_json: b
     if problems:
         echo(f"{problems} source(s) could not be read", err=True)
         raise SystemExit(1)
+
+
+@contextmanager
+def _retry_later() -> Iterator[None]:
+    """The state could not be written (locked, full disk): exit 75, EX_TEMPFAIL, so an MTA's
+    pipe transport keeps the message and retries; what was applied before stays applied."""
+    import sqlite3
+
+    from ..errors import StateError, StorageError
+
+    try:
+        yield
+    except (StateError, StorageError, sqlite3.Error) as exc:
+        echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        echo("hint: the message being read was not applied (those before it were); try "
+             "again later: an MTA's pipe transport retries on exit 75", err=True)
+        raise SystemExit(EX_TEMPFAIL) from exc
 
 
 def _serve_lmtp(app: AppContext, address: tuple[str, int], dry_run: bool,
