@@ -25,11 +25,12 @@ READERS = ["ada@example.com", "grace@example.org", "linus@example.net", "margare
 NEXT_WEEK, NEXT_NOW = "2026-W49", "2026-12-03T08:00:00+00:00"
 
 
-def smtp_newsletter(root: Path, port: int):
+def smtp_newsletter(root: Path, port: int, domain: str = DOMAIN):
+    """A newsletter sending through SMTP on 127.0.0.1:port with VERP on `domain`."""
     return make_newsletter(root, extra=f"""
 [delivery]
 transport = "smtp"
-return_path = "bounces+{{token}}@{DOMAIN}"
+return_path = "bounces+{{token}}@{domain}"
 
 [delivery.smtp]
 host = "127.0.0.1"

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PINNED_NOW, PINNED_WEEK, free_port, make_newsletter, require_tool
+from .conftest import PINNED_NOW, PINNED_WEEK, free_port, require_tool
+from .test_inbound_e2e import smtp_newsletter
 
 DOMAIN = "pmcareerdigest.example.com"
 READER = "ada@mx.test.example"  # a local domain of the Postfix instance, no such user
@@ -117,17 +118,7 @@ def postfix():
 @pytest.mark.slow
 def test_a_dsn_written_by_postfix_bounces_the_reader(tmp_path: Path, cli, postfix) -> None:
     root, port = postfix
-    news = make_newsletter(tmp_path / "news", extra=f"""
-[delivery]
-transport = "smtp"
-return_path = "bounces+{{token}}@{DOMAIN}"
-
-[delivery.smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-connections = 1
-""")
+    news = smtp_newsletter(tmp_path / "news", port, DOMAIN)
     config = ("--config", news.config_path)
     assert cli(*config, "subscribers", "add", READER).exit_code == 0
     assert cli(*config, "build", "--week", PINNED_WEEK, "--now", PINNED_NOW).exit_code == 0

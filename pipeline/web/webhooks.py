@@ -11,33 +11,21 @@ from __future__ import annotations
 import logging
 
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..inbound.webhooks import WebhookRejected
 from ..jobs.webhooks import WebhookKeys, receive
+from .security import read_body
 
 log = logging.getLogger("pipeline.inbound")
-
-
-async def _body(request: Request, max_bytes: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > max_bytes):
-        raise HTTPException(413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise HTTPException(413)
-    return bytes(body)
 
 
 def _endpoint(provider: str):
     async def webhook(request: Request) -> Response:
         state = request.app.state
-        body = await _body(request, state.config.inbound.webhooks.max_body_bytes)
+        body = await read_body(request, state.config.inbound.webhooks.max_body_bytes)
         try:
             received = await run_in_threadpool(receive, state.inbound, state.webhook_keys,
                                                provider, body, request.headers,
