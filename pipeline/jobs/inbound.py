@@ -150,7 +150,8 @@ def _targets(db: Database, ctx: Context, verdict: Verdict) -> tuple[list[Target]
     issue = our_issue(verdict.original_message_id, ctx.config)
     targets: list[Target] = []
     failures = [f for f in verdict.failures if f.kind in ("hard", "soft")]
-    named = ([(f.recipient, f.alias, f.kind, f.status, f.diagnostic or verdict.reason)
+    named = ([(f.recipient, f.alias, f.kind, f.status,
+               f"{f.diagnostic} ({f.reason_code})" if f.diagnostic else verdict.reason)
               for f in failures] if failures else
              [(address, None, verdict.kind, verdict.status, verdict.reason)
               for address in verdict.recipients])
