@@ -6,6 +6,8 @@ RESULT personalise_per_s: personalised MIME messages composed per second (compos
 prepared once per issue as `digest send` does).
 RESULT personalise_clicks_per_s: the same with `[tracking] clicks = "aggregate"` (every article
 link through /c/ with the reader's click value, the trap link in the HTML part).
+RESULT personalise_verp_per_s: the same with a VERP return path per message ([delivery]
+return_path = "bounces+{token}@…": one more HMAC per message, jobs/send.verp_envelope).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mjml import mjml2html  # noqa: E402
 
 from pipeline.issue.links import click_links  # noqa: E402
 from pipeline.issue.render import render_issue  # noqa: E402
+from pipeline.jobs.send import verp_envelope  # noqa: E402
 from pipeline.mail.compose import make_composer  # noqa: E402
 from pipeline.models import Subscriber  # noqa: E402
 from tests.conftest import make_newsletter  # noqa: E402
@@ -53,16 +56,20 @@ def main() -> None:
 
         key = b"k" * 32
         per_s = personalise_rate(config, rendered, key, "clicks off")
+        verp = verp_envelope("bounces+{token}@example.com", key, issue.id)
+        verp_per_s = personalise_rate(config, rendered, key, "VERP return path", envelope=verp)
         tracked = dataclasses.replace(
             config, tracking=dataclasses.replace(config.tracking, clicks="aggregate"))
         tracked_issue = render_issue(tracked, issue, click_links(tracked, issue, key))
         clicks_per_s = personalise_rate(tracked, tracked_issue, key, "clicks aggregate")
     print(f"RESULT render_vs_mjml2html={full / bare:.2f}")
     print(f"RESULT personalise_per_s={per_s:.0f}")
+    print(f"RESULT personalise_verp_per_s={verp_per_s:.0f}")
     print(f"RESULT personalise_clicks_per_s={clicks_per_s:.0f}")
 
 
-def personalise_rate(config, rendered, key: bytes, label: str, count: int = 4000) -> float:
+def personalise_rate(config, rendered, key: bytes, label: str, count: int = 4000,
+                     envelope=None) -> float:
     """Messages per second, best of three rounds: as `digest send` does, the per-issue parts
     once, then each reader's values."""
     readers = [Subscriber(id=i, email=f"reader{i}@example.com", name=f"Reader {i}",
@@ -71,7 +78,8 @@ def personalise_rate(config, rendered, key: bytes, label: str, count: int = 4000
     best = 0.0
     for _ in range(3):
         start = time.perf_counter()
-        composer = make_composer(config, rendered, key, now, click_key=b"c" * 32)
+        composer = make_composer(config, rendered, key, now, click_key=b"c" * 32,
+                                 envelope=envelope)
         size = 0
         for reader in readers:
             size += len(composer.compose(reader).data)

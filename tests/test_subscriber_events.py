@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pipeline.models import DeliveryResult, Outcome
-from pipeline.state import events, ledger
+from pipeline.state import events, ledger, migrations
 from pipeline.state import subscribers as subs
 from pipeline.state.db import Database
 from pipeline.tokens import reader_ref
@@ -70,18 +70,27 @@ def test_a_rolled_back_change_leaves_no_log_line(tmp_path: Path):
 def test_migration_gives_known_readers_their_history(tmp_path: Path):
     """A database of schema 4 (readers, no events) gets their confirmations and departures."""
     path = tmp_path / "digest.sqlite3"
-    with Database.open(path) as db:
-        subs.add(db, "ada@example.com")
-        subs.add(db, "grace@example.com")
-        subs.set_status(db, subs.get(db, "grace@example.com").id, "unsubscribed")
     conn = sqlite3.connect(path)
-    conn.executescript("DROP TABLE subscriber_events; DROP TABLE state_meta;"
-                       " PRAGMA user_version = 4;")
+    for script in migrations.MIGRATIONS[:4]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 4")
+    for address, status, unsubscribed in (("ada@example.com", "active", None),
+                                          ("grace@example.com", "unsubscribed",
+                                           "2026-11-20T10:00:00+00:00")):
+        conn.execute("INSERT INTO subscribers (email, ref, status, source, created_at,"
+                     " updated_at, confirmed_at, unsubscribed_at) VALUES (?, ?, ?, 'operator',"
+                     " '2026-11-01T09:00:00+00:00', '2026-11-20T10:00:00+00:00',"
+                     " '2026-11-01T09:00:00+00:00', ?)",
+                     (address, reader_ref(address), status, unsubscribed))
+    conn.commit()
     conn.close()
     with Database.open(path) as db:
         assert [k for k, *_ in _kinds(db, "ada@example.com")] == ["confirmed"]
         assert [(k, p, s) for k, p, s, _ in _kinds(db, "grace@example.com")] == [
             ("confirmed", None, "operator"), ("unsubscribed", "active", "migration")]
+        [left] = [e for e in events.events_for(db, reader_ref("grace@example.com"))
+                  if e.kind == "unsubscribed"]
+        assert left.at == "2026-11-20T10:00:00+00:00"
 
 
 def test_a_restored_backup_never_mails_a_reader_who_left_after_it(tmp_path: Path, serve):

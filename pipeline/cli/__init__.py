@@ -8,6 +8,7 @@ inside its body, so `digest --help` and `digest issues list` load only what they
 from . import (  # noqa: F401
     desk_cmds,
     feed_cmds,
+    inbound_cmds,
     issue_cmds,
     run_cmds,
     send_cmds,

@@ -180,17 +180,22 @@ def subscribers_remove(app: AppContext, email: str) -> None:
               help="Only this status.")
 @pass_app
 def subscribers_list(app: AppContext, as_json: bool, status: str | None) -> None:
-    """List subscribers (with --json: every field and timestamp, for scripts)."""
+    """List subscribers, and why each one who left did (with --json: every field and
+    timestamp, and "reason": kind, source, detail, at, issue_id)."""
     from ..state import subscribers as subs
 
     with app.state() as state:
-        if as_json:
-            echo(json.dumps(list(subs.iter_rows(state.db, status)), ensure_ascii=False,
-                            indent=2))
-            return
-        rows = subs.list_subscribers(state.db, status)
-    for s in rows:
-        echo(f"{printable(s.email):<40} {s.status:<13} {printable(s.name or '')}")
+        rows = list(subs.iter_rows(state.db, status, reasons=True))
+    if as_json:
+        echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        line = f"{printable(row['email']):<40} {row['status']:<13} {printable(row['name'] or '')}"
+        reason = row["reason"]
+        if reason:
+            detail = f": {reason['detail']}" if reason["detail"] else ""
+            line += printable(f"  ({reason['source']}, {reason['at'][:10]}{detail})"[:160])
+        echo(line.rstrip())
     echo(f"{len(rows)} subscriber(s)")
 
 

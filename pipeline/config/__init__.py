@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
 from .desk import DeskConfig
+from .inbound import InboundConfig, return_path_problem
 from .schema import Problems, build_dataclass
 from .tracking import SponsorConfig, TrackingConfig, sponsor_position_problem
 
@@ -245,6 +246,8 @@ class DeliveryConfig:
         default=1.0, metadata=_meta(min=0, doc="first retry delay; doubles per try, max 60 s"))
     smtp: SmtpConfig | None = None
     dkim: DkimConfig | None = None
+    return_path: str | None = field(default=None, metadata=_meta(check=return_path_problem, doc=(
+        'envelope sender (MAIL FROM); "bounces+{token}@example.com" for VERP (config/inbound.py)')))
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,7 @@ class Config:
     delivery: DeliveryConfig = DeliveryConfig()
     web: WebConfig = WebConfig()
     desk: DeskConfig = DeskConfig()
+    inbound: InboundConfig = InboundConfig()
 
     @property
     def root(self) -> Path:

@@ -23,12 +23,14 @@ from enum import StrEnum
 from typing import Any
 
 from ..config import Config
+from ..config.inbound import envelope_sender
 from ..delivery.loop import SendSummary
 from ..delivery.transports import open_transport
 from ..mail.check import CheckReport
 from ..mail.compose import header_safe
 from ..models import FeedReport, Issue, OutgoingMessage
 from ..stats.summary import results_lines
+from .feedback import IssueFeedback
 
 # Named as before the move: log shippers may filter on it.
 log = logging.getLogger("pipeline.report")
@@ -89,6 +91,8 @@ class RunReport:
     new_items: int = 0
     editor_report: str | None = None
     results: Mapping[str, Any] | None = None  # last week's clicks and growth (stats/summary.py)
+    # Bounces, complaints and unsubscribes of the latest issues sent (jobs/feedback.py).
+    feedback: tuple[IssueFeedback, ...] = ()
 
     @property
     def built(self) -> bool:
@@ -138,6 +142,8 @@ class RunReport:
             data["editor_report"] = self.editor_report
         if self.results is not None:
             data["last_week_results"] = dict(self.results)
+        if self.feedback:
+            data["feedback"] = [item.to_json() for item in self.feedback]
         return data
 
     @classmethod
@@ -159,7 +165,9 @@ class RunReport:
             message=str(data.get("message") or ""), mode=data.get("mode"),
             new_items=int(data.get("new_items") or 0),
             editor_report=data.get("editor_report"),
-            results=data.get("last_week_results"))
+            results=data.get("last_week_results"),
+            feedback=tuple(IssueFeedback.from_json(item) for item in data.get("feedback") or ()
+                           if isinstance(item, dict)))
 
 
 def headline(report: RunReport) -> str:
@@ -202,6 +210,10 @@ def summary_text(config: Config, report: RunReport) -> str:
                                               for k, v in report.delivery.to_json().items()))
     if report.results:
         lines += ["", *results_lines(dict(report.results)), ""]
+    if report.feedback:
+        lines.append("Bounces, complaints and unsubscribes (readers per issue, over the sent):")
+        lines += [f"  {item.line()}" for item in report.feedback]
+        lines += [f"WARNING: {warning}" for item in report.feedback for warning in item.warnings]
     if report.timings:
         lines.append("Time per stage: " + ", ".join(f"{k} {v:.2f}s"
                                                     for k, v in report.timings.items()))
@@ -233,7 +245,8 @@ def editor_message(config: Config, report: RunReport, now: datetime) -> Outgoing
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the robot
     msg["X-Digest-Report"] = week
     msg.set_content(summary_text(config, report), charset="utf-8", cte="quoted-printable")
-    return OutgoingMessage(issue_id=week, subscriber_id=None, sender=sender_address,
+    return OutgoingMessage(issue_id=week, subscriber_id=None,
+                           sender=envelope_sender(config.delivery.return_path, sender_address),
                            recipient=parseaddr(editor)[1] or editor, message_id=mid,
                            data=msg.as_bytes())
 

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
+from ..config.inbound import verp_template
 from ..delivery.batch import RetryPolicy, deliver_one
 from ..delivery.loop import SendSummary, send_issue
 from ..delivery.pool import open_pool
 from ..delivery.transports.base import Transport
 from ..errors import CheckFailed, DeliveryError, UsageError
+from ..inbound.verp import return_path, sign_verp
 from ..mail.check import check_rendered
 from ..mail.compose import Composer, make_composer
 from ..mail.dkim import load_signer
@@ -58,8 +60,17 @@ def composer(state: State, week: str, subject_prefix: str = "") -> Composer:
     # is complete (a resumed send must make the same hashes), then dropped.
     click_key = clicks.click_key(state.db, week) if config.tracking.clicks == "aggregate" \
         else None
+    envelope = verp_envelope(verp_template(config.delivery.return_path), state.key, week)
     return make_composer(config, rendered, state.key, state.now, subject_prefix, signer,
-                         click_key)
+                         click_key, envelope)
+
+
+def verp_envelope(template: str | None, key: bytes, week: str) -> Callable[[str], str] | None:
+    """reader ref → the VERP return path naming this delivery (one HMAC per message), or None
+    when [delivery] return_path has no {token}."""
+    if template is None:
+        return None
+    return lambda ref: return_path(template, sign_verp(key, ref, week))
 
 
 def send(state: State, week: str, transport: Transport, resend_failed: bool = False,

@@ -26,7 +26,7 @@ from ..state import issues, ledger, subscribers
 from ..state.handle import State
 from ..state.statuses import IssueStatus
 from ..weeks import parse_week
-from . import guard, stats
+from . import feedback, guard, stats
 from .build import BuildResult, archived_result, build, check_built
 from .calendar import Decision, previous_week, send_at
 from .report import DeliveryCounts, RunReport, RunStatus, log_outcome, send_to_editor
@@ -263,7 +263,8 @@ def _finish(state: State, week: str, result: BuildResult, status: RunStatus, mes
                              new_items=len(result.issue.items),
                              delivery=DeliveryCounts.of(summary) if summary else None,
                              timings=timings)
-    report = replace(report, results=_last_results(state, week))
+    report = replace(report, results=_last_results(state, week),
+                     feedback=feedback.recent(state, week))
     editor = send_to_editor(config, report, state.now) if notify else ""
     if editor:
         report = replace(report, editor_report=editor)

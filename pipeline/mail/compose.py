@@ -24,6 +24,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from ..config import Config
+from ..config.inbound import envelope_sender
 from ..issue.render import TOKENS
 from ..models import OutgoingMessage, RenderedIssue, Subscriber
 from ..tokens import reader_ref, reader_token
@@ -54,13 +55,13 @@ def web_url(config: Config, week: str) -> str:
 
 
 def _links(base: str, domain: str, key: bytes, subscriber: Subscriber | None,
-           week: str) -> Links:
+           week: str, ref: str | None = None) -> Links:
     web = f"{base}/issues/{week}/"
     if subscriber is None:  # the public (archive) version: no personal link
         return Links(f"{base}/unsubscribe", f"mailto:unsubscribe@{domain}", web)
     # The contract with the web endpoint: tokens.read_reader_token(keys, "unsubscribe", token)
     # → (the address's ref, week). Bound to the address, never to the row id.
-    token = reader_token(key, "unsubscribe", reader_ref(subscriber.email), week)
+    token = reader_token(key, "unsubscribe", ref or reader_ref(subscriber.email), week)
     return Links(f"{base}/u/{token}", f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
                  web)
 
@@ -223,9 +224,12 @@ class Composer:
     text_slots: tuple[int, ...] = field(repr=False)
     sign: Callable[[bytes], bytes] | None = field(default=None, repr=False)  # DKIM
     click: Callable[[str], str] | None = field(default=None, repr=False)  # click_values
+    # VERP: the reader's ref → this message's envelope sender (jobs/send.py signs it with
+    # inbound.verp); None: every message has `sender`.
+    envelope: Callable[[str], str] | None = field(default=None, repr=False)
 
-    def links(self, subscriber: Subscriber) -> Links:
-        return _links(self.base_url, self.sender_domain, self.key, subscriber, self.week)
+    def links(self, subscriber: Subscriber, ref: str | None = None) -> Links:
+        return _links(self.base_url, self.sender_domain, self.key, subscriber, self.week, ref)
 
     def message_id(self, subscriber: Subscriber, recipient: str | None = None) -> str:
         # A test copy (`recipient`) never shares the real issue's Message-ID, even when sent
@@ -236,8 +240,9 @@ class Composer:
 
     def compose(self, subscriber: Subscriber, recipient: str | None = None) -> OutgoingMessage:
         """One personalised message. `recipient` overrides the To address (test copies)."""
-        links = self.links(subscriber)
-        click = self.click(reader_ref(subscriber.email)) if self.click else ""
+        ref = reader_ref(subscriber.email)
+        links = self.links(subscriber, ref)
+        click = self.click(ref) if self.click else ""
         values = token_values(subscriber, links, click)
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
         click_bytes = click.encode("ascii")
@@ -260,18 +265,22 @@ class Composer:
         ))
         if self.sign is not None:
             data = self.sign(data) + data
+        # A test copy names no delivery: it has the plain return path.
+        sender = self.sender if self.envelope is None or recipient else self.envelope(ref)
         return OutgoingMessage(issue_id=self.week, subscriber_id=subscriber.id,
-                               sender=self.sender, recipient=ascii_address(to_address),
+                               sender=sender, recipient=ascii_address(to_address),
                                message_id=mid, data=data)
 
 
 def make_composer(config: Config, rendered: RenderedIssue, key: bytes, now: datetime,
                   subject_prefix: str = "",
                   sign: Callable[[bytes], bytes] | None = None,
-                  click_key: bytes | None = None) -> Composer:
+                  click_key: bytes | None = None,
+                  envelope: Callable[[str], str] | None = None) -> Composer:
     """Prepare the per-issue parts of every message of one send. `click_key`: the issue's key
     for `aggregate` click tokens (state/clicks.py); a tracked issue without one (a sample
-    message) gets a throwaway key."""
+    message) gets a throwaway key. The envelope sender is [delivery] return_path without its
+    token (or the From address); `envelope(ref)`, when given, makes each reader's own (VERP)."""
     week = rendered.issue.id
     newsletter = config.newsletter
     sender_name, sender_address = parseaddr(newsletter.from_address)
@@ -293,11 +302,13 @@ def make_composer(config: Config, rendered: RenderedIssue, key: bytes, now: date
     html_parts, html_slots = layout_clicks(*_split(rendered.html))
     text_parts, text_slots = layout_clicks(*_split(rendered.text))
     click = click_values(config, key, click_key, week) if rendered.tracked else None
+    sender = envelope_sender(config.delivery.return_path, sender_address)
     return Composer(week=week, base_url=base, sender_domain=newsletter.sender_domain,
-                    sender=ascii_address(sender_address), key=key, head=head,
+                    sender=ascii_address(sender), key=key, head=head,
                     tail=tail.encode("utf-8"), boundary=boundary,
                     html_parts=html_parts, html_slots=html_slots,
-                    text_parts=text_parts, text_slots=text_slots, sign=sign, click=click)
+                    text_parts=text_parts, text_slots=text_slots, sign=sign, click=click,
+                    envelope=envelope)
 
 
 def build_message(config: Config, rendered: RenderedIssue, subscriber: Subscriber,

@@ -204,6 +204,32 @@ MIGRATIONS: list[str] = [
     CREATE TABLE IF NOT EXISTS click_totals (issue_id TEXT PRIMARY KEY,
                                              stats_json TEXT NOT NULL, saved_at TEXT NOT NULL);
     """,
+    # 7: inbound (issue 12): every bounce, complaint, unsubscribe mail or webhook event applied,
+    # keyed by its Message-ID, content digest or provider event id, so none is applied twice
+    # and an appeal can be answered (state/inbound.py); the Mailgun webhook tokens already
+    # used (replays refused across restarts), pruned by age. IF NOT EXISTS: a database
+    # set back to an older schema version by hand (tests do) migrates forward again.
+    """
+    CREATE TABLE IF NOT EXISTS inbound_applied (
+        key TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        status TEXT,
+        reason TEXT,
+        action TEXT
+    );
+    CREATE INDEX IF NOT EXISTS inbound_applied_at ON inbound_applied(at);
+    CREATE TABLE IF NOT EXISTS webhook_tokens (
+        provider TEXT NOT NULL,
+        token TEXT NOT NULL,
+        seen_at REAL NOT NULL,
+        PRIMARY KEY (provider, token)
+    );
+    CREATE INDEX IF NOT EXISTS webhook_tokens_seen ON webhook_tokens(seen_at);
+    CREATE INDEX IF NOT EXISTS subscriber_events_issue ON subscriber_events(issue_id, kind);
+    """,
 ]
 
 

@@ -233,14 +233,26 @@ def list_subscribers(db: Database, status: str | None = None) -> list[Subscriber
     return [_row(r) for r in rows]
 
 
-def iter_rows(db: Database, status: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every subscriber as a dict with its timestamps, streamed (the list can be large)."""
+def iter_rows(db: Database, status: str | None = None,
+              reasons: bool = False) -> Iterator[dict[str, Any]]:
+    """Every subscriber as a dict with its timestamps, streamed (the list can be large).
+    With `reasons`, a reader who left (unsubscribed, bounced, complained) also has "reason":
+    the event that made them leave (kind, source, detail, at, issue_id); others None."""
     query = ("SELECT id, email, name, status, source, created_at, updated_at, confirmed_at,"
-             " unsubscribed_at FROM subscribers")
+             " unsubscribed_at, ref FROM subscribers")
+    why = events.last_reasons(db) if reasons else {}
     cursor = (db.execute(query + " WHERE status = ? ORDER BY id", (status,)) if status
               else db.execute(query + " ORDER BY id"))
     for row in cursor:
-        yield dict(row)
+        data = dict(row)
+        event = why.get(data.pop("ref"))
+        if reasons:
+            data["reason"] = ({"kind": event.kind.value, "source": event.source,
+                               "detail": event.detail, "at": event.at,
+                               "issue_id": event.issue_id}
+                              if event is not None and data["status"] in events.STOPPED
+                              else None)
+        yield data
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Routes (under newsletter.base_url):
   /issues/  /issues/feed.xml  /issues/{week}/        the public archive
   /c/{token} (GET, HEAD)                             a tracked article link (web/clicks.py)
   /healthz                                           for the reverse proxy's checks
+  /webhooks/{ses,mailgun,postmark,sendgrid} (POST)   ESP events, where configured (webhooks.py)
 No route redirects to a URL taken from the request, so there is no open redirect: /c/ leads
 only to a link of the issue its signed token names.
 """
@@ -24,12 +25,15 @@ from starlette.routing import Route
 
 from ..config import Config
 from ..issue.render import environment
+from ..jobs.inbound import Context
+from ..jobs.webhooks import webhook_keys
 from ..state.handle import State
 from ..state.keys import verification_keys
-from . import clicks, signup, views
+from . import clicks, signup, views, webhooks
 from .pages import message
 from .ratelimit import RateLimiter
 from .security import SecurityHeaders
+from .sns import SnsFetcher
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,8 @@ def create_app(config: Config) -> Starlette:
         Route("/issues/{week}/", views.archive_issue, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
     ]
+    keys = webhook_keys(config)
+    routes += webhooks.routes(keys)
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
                     exception_handlers={HTTPException: _http_error, Exception: _server_error})
     # Trailing-slash redirects would echo the request's Host header into Location.
@@ -96,6 +102,9 @@ def create_app(config: Config) -> Starlette:
     app.state.mail_limiter = RateLimiter(3, web.signup_window_seconds)
     app.state.clicks = clicks.ClickRoute(config, app.state.keys)
     app.router.lifespan_context = clicks.lifespan_for(app.state.clicks)
+    app.state.webhook_keys = keys
+    app.state.inbound = Context(config, app.state.keys)
+    app.state.sns_fetch = SnsFetcher()
     return app
 
 

@@ -13,6 +13,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from ..config import Config
+from ..config.inbound import envelope_sender
 from ..delivery.batch import RetryPolicy, deliver_message
 from ..delivery.transports import open_transport
 from ..errors import PipelineError
@@ -70,7 +71,8 @@ def _build(config: Config, subscriber: Subscriber, kind: str, subject: str,
     msg["Auto-Submitted"] = "auto-generated"  # no vacation replies to a transactional mail
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return OutgoingMessage(issue_id=kind, subscriber_id=subscriber.id, sender=sender,
+    return OutgoingMessage(issue_id=kind, subscriber_id=subscriber.id,
+                           sender=envelope_sender(config.delivery.return_path, sender),
                            recipient=ascii_address(subscriber.email), message_id=mid,
                            data=msg.as_bytes())
 

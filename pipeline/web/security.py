@@ -72,9 +72,8 @@ def adding_headers(send: Send, extra: dict[bytes, bytes]) -> Send:
     return send_with_headers
 
 
-async def read_form(request: Request, max_bytes: int) -> FormData:
-    """The urlencoded or multipart form, refusing bodies over `max_bytes` (413) and malformed
-    ones (400) before parsing anything."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, refusing one over `max_bytes` (413) before reading it all."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > max_bytes):
         raise HTTPException(413)
@@ -83,9 +82,16 @@ async def read_form(request: Request, max_bytes: int) -> FormData:
         body += chunk
         if len(body) > max_bytes:  # chunked bodies have no Content-Length to trust
             raise HTTPException(413)
+    return bytes(body)
+
+
+async def read_form(request: Request, max_bytes: int) -> FormData:
+    """The urlencoded or multipart form, refusing bodies over `max_bytes` (413) and malformed
+    ones (400) before parsing anything."""
+    body = await read_body(request, max_bytes)
 
     async def replay() -> Message:
-        return {"type": "http.request", "body": bytes(body), "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     try:
         return await Request(request.scope, replay).form(max_files=2, max_fields=20)
