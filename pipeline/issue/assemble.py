@@ -21,6 +21,7 @@ from ..identity import (
 )
 from ..models import CuratedExcerpt, Entry, Issue, Item, Section
 from ..weeks import week_day
+from .articles import curated_items, group_by_article
 
 ALSO_ID = UNMATCHED_SECTION_ID
 SUBJECT_MAX = 78  # keeps the subject whole on most phone inbox lists
@@ -126,17 +127,20 @@ def curated_for_week(excerpts: list[CuratedExcerpt], week: str, now: datetime,
 
 
 def cap_curated(queue: list[CuratedExcerpt], max_items: int) -> list[CuratedExcerpt]:
-    """At most `max_items` excerpts, the first in the editor's order: the rest wait for the next
-    issue. An excerpt pinned to this week has no next issue, so it always goes in."""
-    room = max_items - sum(1 for e in queue if e.week is not None)
+    """The excerpts of at most `max_items` articles (one headline each, articles.py), the first
+    in the editor's order: the rest wait for the next issue. An article with an excerpt pinned
+    to this week has no next issue, so it always goes in."""
+    articles = group_by_article(queue)
+    pinned = [any(e.week is not None for e in article) for article in articles]
+    room = max_items - sum(pinned)
     chosen = []
-    for excerpt in queue:
-        if excerpt.week is None:
+    for article, is_pinned in zip(articles, pinned, strict=True):
+        if not is_pinned:
             if room <= 0:
                 continue
             room -= 1
-        chosen.append(excerpt)
-    return chosen
+        chosen += article
+    return sorted(chosen, key=lambda e: e.sort_key)
 
 
 def select_entries(config: Config, entries: list[Entry], now: datetime,
@@ -203,15 +207,6 @@ def _guid_key(entry: Entry) -> str:
     return entry.guid if is_global_guid(entry.guid) else f"{entry.feed_name}\x1f{entry.guid}"
 
 
-def _curated_item(excerpt: CuratedExcerpt) -> Item:
-    return Item(
-        id=f"c-{excerpt.slug}", kind="curated", title=excerpt.title, url=excerpt.url,
-        source=excerpt.source, author=excerpt.author,
-        published=excerpt.published.isoformat() if excerpt.published else None,
-        excerpt=excerpt.excerpt, note=excerpt.note, image=excerpt.image,
-        image_alt=excerpt.image_alt, tags=excerpt.tags)
-
-
 def _feed_item(candidate: Candidate) -> Item:
     entry = candidate.entry
     return Item(
@@ -264,14 +259,15 @@ def assemble(config: Config, week: str, number: int, now: datetime,
              published_keys: set[str], intro: str | None = None) -> Issue:
     curated = cap_curated(curated_for_week(excerpts, week, now, published_keys),
                           config.issue.max_items)
+    articles = curated_items(curated)
     curated_urls = {canonical_url(e.url) for e in curated}
-    slots = max(0, config.issue.max_items - len(curated))
+    slots = max(0, config.issue.max_items - len(articles))
     chosen = select_entries(config, entries, now, published_keys, curated_urls, slots,
                             [e.title for e in curated])
 
     by_section: dict[str, list[Item]] = defaultdict(list)
-    for excerpt in curated:
-        by_section[excerpt.section].append(_curated_item(excerpt))
+    for section_id, item in articles:
+        by_section[section_id].append(item)
     for candidate in chosen:
         by_section[candidate.section_id or ALSO_ID].append(_feed_item(candidate))
 

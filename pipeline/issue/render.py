@@ -21,6 +21,7 @@ from ..errors import RenderError
 from ..htmltext import defuse_tokens
 from ..models import Issue, RenderedIssue
 from ..safetext import xml_safe
+from .articles import merge_repeats
 from .links import outbound_linker
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -180,6 +181,7 @@ def compile_mjml(source: str) -> str:
 
 
 def render_issue(config: Config, issue: Issue) -> RenderedIssue:
+    issue = merge_repeats(issue)  # an issue.json from before one headline per article
     env = environment(config)
     values = context(config, issue)  # one context for both parts
     mjml_source = render_mjml(config, issue, env, values)
