@@ -116,6 +116,8 @@ class IssueConfig:
     unmatched: Literal["also", "drop"] = "also"
     also_title: str = "Also worth reading"
     subject_prefix: str = ""
+    min_score: float = field(default=0.0, metadata=_meta(min=0, doc=(
+        "a feed item's relevance to its section below this counts as no match")))
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class SectionConfig:
     title: str = field(metadata=_meta(check=_nonempty_problem))
     keywords: tuple[str, ...] = field(default=(), metadata=_meta(
         doc='matched on word boundaries; "keyword^2" counts twice'))
+    exclude: tuple[str, ...] = field(default=(), metadata=_meta(
+        doc="a feed item with one of these words or phrases never goes into this section"))
     weight: float = 1.0
 
     @property
@@ -354,6 +358,10 @@ def _validate(config: Config, problems: Problems) -> None:
                 problems.add(f"sections[{i}].keywords[{j}]",
                              f"{keyword!r} is not valid; expected a word or phrase, optionally"
                              ' with a weight: "salary" or "salary^2"')
+        for j, word in enumerate(section.exclude):
+            if not word.strip():
+                problems.add(f"sections[{i}].exclude[{j}]",
+                             "must not be empty; expected a word or phrase, e.g. \"browser\"")
     names: set[str] = set()
     for i, feed in enumerate(config.feeds):
         if feed.name in names:

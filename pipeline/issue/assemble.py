@@ -43,35 +43,49 @@ RECENCY_WEIGHT = 0.5
 UNDATED_RECENCY = 0.5  # an entry dated by when we first saw it may be older than that
 
 
+def _keyword_regex(keywords: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex for lower-cased keywords (whitespace folded): longest first, on word
+    boundaries. Matched against lower-cased text: re.IGNORECASE would make the search ~8×
+    slower. A word-boundary start (\\b) keeps the engine's first-character skip that (?<!\\w)
+    loses."""
+    keys = sorted(set(keywords), key=lambda k: (-len(k), k))
+    if not keys:
+        return None
+    body = "|".join((r"\b" if re.match(r"\w", k) else r"(?<!\w)")
+                    + r"\s+".join(re.escape(w) for w in k.split()) for k in keys)
+    return re.compile(rf"(?:{body})(?!\w)")
+
+
 @functools.lru_cache(maxsize=16)
 def _matcher(sections: tuple[SectionConfig, ...]
              ) -> tuple[re.Pattern[str] | None, dict[str, list[tuple[int, float]]]]:
-    """One regex for every keyword of every section (longest first, on word boundaries) and
-    what each match means: [(section index, weight)]."""
+    """One regex for every keyword of every section and what each match means:
+    [(section index, weight)]."""
     meaning: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for index, section in enumerate(sections):
         for keyword, weight in section.weighted_keywords:
             meaning[" ".join(keyword.lower().split())].append((index, weight))
-    if not meaning:
-        return None, {}
-    # Matched against lower-cased text: re.IGNORECASE would make the search ~8× slower. A
-    # word-boundary start (\b) keeps the engine's first-character skip that (?<!\w) loses.
-    body = "|".join((r"\b" if re.match(r"\w", k) else r"(?<!\w)")
-                    + r"\s+".join(re.escape(w) for w in k.split())
-                    for k in sorted(meaning, key=lambda k: (-len(k), k)))
-    return re.compile(rf"(?:{body})(?!\w)"), dict(meaning)
+    return _keyword_regex(meaning), dict(meaning)
+
+
+@functools.lru_cache(maxsize=16)
+def _excluders(sections: tuple[SectionConfig, ...]) -> tuple[re.Pattern[str] | None, ...]:
+    """Per section, one regex for its `exclude` words (None: it excludes nothing)."""
+    return tuple(_keyword_regex(" ".join(w.lower().split()) for w in s.exclude if w.strip())
+                 for s in sections)
 
 
 def classify(entry: Entry, sections: tuple[SectionConfig, ...]) -> tuple[str | None, float]:
     """The best-matching section and its relevance: section keywords (with their weights)
     matched on word boundaries in the title (counting TITLE_HIT times), the text and the tags,
-    times the section's weight. (None, 0.0) when nothing matches; ties go to the earlier
-    section."""
+    times the section's weight. A section one of whose `exclude` words the entry has is not a
+    match. (None, 0.0) when nothing matches; ties go to the earlier section."""
     pattern, meaning = _matcher(sections)
     if pattern is None:
         return None, 0.0
+    title = entry.title.lower()
     scores = [0.0] * len(sections)
-    for found in {" ".join(m.split()) for m in pattern.findall(entry.title.lower())}:
+    for found in {" ".join(m.split()) for m in pattern.findall(title)}:
         for index, weight in meaning[found]:
             scores[index] += TITLE_HIT * weight
     body = " ".join((entry.text or entry.excerpt, *entry.tags)).lower()
@@ -82,9 +96,10 @@ def classify(entry: Entry, sections: tuple[SectionConfig, ...]) -> tuple[str | N
         for index, weight in meaning[found]:
             scores[index] += min(count, TEXT_HITS_MAX) * weight
     best: tuple[str | None, float] = (None, 0.0)
-    for section, score in zip(sections, scores, strict=True):
+    for section, score, excluder in zip(sections, scores, _excluders(sections), strict=True):
         score *= section.weight
-        if score > best[1]:
+        if score > best[1] and not (excluder and (excluder.search(title)
+                                                  or excluder.search(body))):
             best = (section.id, score)
     return best
 
@@ -158,6 +173,8 @@ def select_entries(config: Config, entries: list[Entry], now: datetime,
         if not in_window(entry, now, lookback):
             continue
         section_id, relevance = classify(entry, config.sections)
+        if relevance < config.issue.min_score:  # a weak match is no match
+            section_id, relevance = None, 0.0
         if section_id is None and config.issue.unmatched == "drop":
             continue
         recency = _recency(entry.published, now, lookback)
