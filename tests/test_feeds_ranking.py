@@ -174,7 +174,7 @@ def test_subject_and_preheader_name_each_article_once(tmp_path):
         _item("Product Manager vs. Product Owner", 7),
         _item("There are 3 levels to product work", 8), _item("A Layoff Guide", 9)]
     subject, preheader = subject_and_preheader(config, 12, items)
-    assert subject.endswith(f"#12: {journey}")
+    assert subject == f"{journey} · Issue #12"  # the headline leads ([newsletter] subject)
     # Several excerpts of the lead article: the preheader names the other articles, once
     # each, as many whole titles as fit in 110 characters, then how many more there are.
     assert journey not in preheader

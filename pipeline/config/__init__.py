@@ -16,6 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
+from .checks import env_names_problem, postal_problem, subject_problem
 from .schema import Problems, build_dataclass
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -54,14 +55,6 @@ def _feed_url_problem(value: str) -> str | None:
     return None
 
 
-def _env_names_problem(names: tuple[str, ...]) -> str | None:
-    bad = [n for n in names if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", n)]
-    if bad:
-        return (f"{', '.join(map(repr, bad))}: not an environment variable name; valid: names "
-                'such as "DIGEST_SECRET_PREVIOUS" (the values stay in the environment)')
-    return None
-
-
 def _address_problem(value: str) -> str | None:
     return None if "@" in value else "must contain an email address, e.g. 'Name <a@b.c>'"
 
@@ -75,12 +68,15 @@ class NewsletterConfig:
                                          doc="public https URL of the archive and web endpoints"))
     # Body text only (never a header): an address may span lines.
     postal_address: str = field(metadata=_meta(doc="physical postal address (CAN-SPAM)",
-                                               multiline=True))
+                                               multiline=True, check=postal_problem))
     reply_to: str | None = None
     editor: str | None = field(default=None, metadata=_meta(doc="gets the run reports"))
     timezone: str = field(default="UTC", metadata=_meta(check=_timezone_problem))
     lang: str = "en"
     tagline: str = ""
+    subject: str = field(default="{headline} · Issue #{number}", metadata=_meta(
+        check=subject_problem, doc="the subject line: {headline} (the lead article), "
+        "{number}, {name}, {date}, {count} (articles)"))
     why_you_get_this: str = field(
         default="You are receiving this because you subscribed to our newsletter.",
         metadata=_meta(multiline=True))
@@ -271,7 +267,7 @@ class WebConfig:
         doc="proxies trusted for X-Forwarded-For (comma-separated IPs, '*' for any)"))
     max_body_bytes: int = field(default=16384, metadata=_meta(min=1024))
     previous_secrets_env: tuple[str, ...] = field(default=(), metadata=_meta(
-        check=_env_names_problem,
+        check=env_names_problem,
         doc="environment variables holding retired signing keys: their links still work"))
 
 

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from ..config import UNMATCHED_SECTION_ID, Config, SectionConfig
 from ..htmltext import clip
@@ -25,6 +25,7 @@ from .articles import curated_items, group_by_article
 
 ALSO_ID = UNMATCHED_SECTION_ID
 SUBJECT_MAX = 78  # keeps the subject whole on most phone inbox lists
+HEADLINE_MIN = 20  # a headline clipped shorter than this says nothing
 PREHEADER_MIN = 40  # check.py warns outside 40-110
 PREHEADER_MAX = 110
 
@@ -244,14 +245,15 @@ def _distinct_titles(items: list[Item]) -> list[str]:
     return list(titles.values())
 
 
-def subject_and_preheader(config: Config, number: int, items: list[Item]) -> tuple[str, str]:
-    """The subject names the lead article; the preheader (PREHEADER_MIN to PREHEADER_MAX
-    characters, what inbox lists show after the subject) the next ones, as many whole titles as
-    fit, then how many more articles there are."""
+def subject_and_preheader(config: Config, number: int, items: list[Item],
+                          day: date | None = None) -> tuple[str, str]:
+    """The subject ([newsletter] subject: the lead article first, by default); the preheader
+    (PREHEADER_MIN to PREHEADER_MAX characters, what inbox lists show after the subject) the
+    next ones, as many whole titles as fit, then how many more articles there are."""
     name = config.newsletter.name
     titles = _distinct_titles(items)
     lead = titles[0] if titles else "This week in product careers"
-    subject = clip(f"{config.issue.subject_prefix}{name} #{number}: {lead}", SUBJECT_MAX)
+    subject = _subject(config, lead, number, day, len(titles))
     others = titles[1:]
     preheader = ""
     for count in range(1, min(3, len(others)) + 1):
@@ -269,6 +271,17 @@ def subject_and_preheader(config: Config, number: int, items: list[Item]) -> tup
         # Too short, the inbox fills the rest of the line with the email's first words.
         preheader = f"{preheader}. {tagline or about}"
     return subject, clip(preheader, PREHEADER_MAX)
+
+
+def _subject(config: Config, headline: str, number: int, day: date | None, count: int) -> str:
+    """[newsletter] subject filled in. Only the headline is clipped, so the whole subject fits
+    SUBJECT_MAX when the template leaves it room: what the template itself says is never cut
+    (and a template too long for any inbox still fails `long-subject`)."""
+    values = {"number": number, "name": config.newsletter.name, "count": count,
+              "date": f"{day.day} {day:%B %Y}" if day else ""}
+    template, prefix = config.newsletter.subject, config.issue.subject_prefix
+    room = SUBJECT_MAX - len(prefix) - len(template.format(headline="", **values))
+    return prefix + template.format(headline=clip(headline, max(HEADLINE_MIN, room)), **values)
 
 
 def assemble(config: Config, week: str, number: int, now: datetime,
@@ -293,6 +306,7 @@ def assemble(config: Config, week: str, number: int, now: datetime,
     sections = tuple(Section(sid, title, tuple(by_section[sid]))
                      for sid, title in section_titles if by_section.get(sid))
     items = [item for section in sections for item in section.items]
-    subject, preheader = subject_and_preheader(config, number, items)
-    return Issue(id=week, number=number, date=week_day(week, config.schedule.weekday),
+    day = week_day(week, config.schedule.weekday)
+    subject, preheader = subject_and_preheader(config, number, items, day)
+    return Issue(id=week, number=number, date=day,
                  subject=subject, preheader=preheader, sections=sections, intro=intro)
