@@ -3,15 +3,18 @@ test copy, or the plan of a dry run. Where delivery meets the state and the arch
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from ..archive.site import write_site
 from ..config import Config
 from ..delivery.batch import RetryPolicy, deliver_one
 from ..delivery.loop import SendSummary, send_issue
 from ..delivery.pool import open_pool
 from ..delivery.transports.base import Transport
-from ..errors import CheckFailed, DeliveryError, UsageError
+from ..errors import CheckFailed, DeliveryError, PipelineError, UsageError
 from ..mail.check import check_rendered
 from ..mail.compose import Composer, make_composer
 from ..mail.dkim import load_signer
@@ -22,6 +25,8 @@ from ..state.handle import State
 from ..state.statuses import IssueStatus
 from . import guard
 from .build import load_rendered
+
+log = logging.getLogger("pipeline.send")
 
 
 def retry_policy(config: Config) -> RetryPolicy:
@@ -92,11 +97,24 @@ def send(state: State, week: str, transport: Transport, resend_failed: bool = Fa
             complete = summary.remaining == 0 and summary.failed == 0
             if complete:
                 issues.mark_sent(state.db, week)
+                refresh_site(state)
             return summary
         finally:
             record.end(complete)
     finally:
         pool.close()
+
+
+def refresh_site(state: State) -> list[Path]:
+    """The static archive once a week is sent (whatever sent it: `digest send`, `run`,
+    `schedule`): its page, the index and the feed, so the email's "view online" link works on
+    a static host at once. The send is done either way: a failure here is logged, and
+    `digest site` writes the archive again."""
+    try:
+        return write_site(state.config, state.key, issues.sent(state.db))
+    except PipelineError as exc:
+        log.warning("the static archive was not refreshed: %s (run `digest site`)", exc.message)
+        return []
 
 
 def send_test_copy(state: State, week: str, address: str, transport: Transport) -> Outcome:
