@@ -141,6 +141,13 @@ def send_plan(state: State, week: str, resend_failed: bool = False,
     return rendered.issue.subject, count, first
 
 
+def failed_waiting(state: State, week: str) -> int:
+    """Messages of the week that failed after every try, to readers still active: a plain
+    `digest send` leaves them alone, `--resend-failed` retries them."""
+    return (ledger.count_pending(state.db, week, resend_failed=True)
+            - ledger.count_pending(state.db, week))
+
+
 def ledger_summary(state: State, week: str) -> SendSummary:
     """The week's whole ledger as a SendSummary (every message sent so far counts as sent)."""
     counts = ledger.counts(state.db, week)
