@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections import Counter
@@ -72,6 +73,14 @@ def jaccard(ta: frozenset[str], tb: frozenset[str]) -> float:
 
 def item_id(prefix: str, url: str) -> str:
     return f"{prefix}-" + hashlib.sha1(canonical_url(url).encode()).hexdigest()[:12]
+
+
+def short_id(url: str) -> str:
+    """The article's short, stable name for the editor (`digest candidates`, `pick`, `drop`):
+    8 lower-case base32 characters (40 bits) of its canonical URL's SHA-1, so the same article
+    has the same id in every feed, run and week."""
+    digest = hashlib.sha1(canonical_url(url).encode()).digest()
+    return base64.b32encode(digest[:5]).decode("ascii").lower()
 
 
 def is_global_guid(guid: str) -> bool:

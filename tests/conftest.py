@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -79,6 +80,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def playwright_api():
+    """Playwright's sync API: skip on a laptop without it, fail when CI=true."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        message = "playwright not installed: pip install -e '.[test]'"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return sync_playwright
+
+
+@contextmanager
+def chromium_browser(reason: str) -> Iterator[object]:
+    """Headless Chromium driven by Playwright: the system's Chromium (`executable_path`),
+    never a downloaded one. Yields a playwright Browser; closed afterwards."""
+    chromium = require_tool("chromium", reason)
+    sync_playwright = playwright_api()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -352,33 +380,48 @@ def run_digest(*args: str, cwd: Path | None = None, env: dict[str, str] | None =
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def start_server(args: list[str], base: str, env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
+    """Start the real `digest ARGS…` (a web server) and wait until `base`/healthz answers."""
+    digest = str(Path(sys.executable).parent / "digest")
+    proc = subprocess.Popen([digest, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"digest {' '.join(args)} exited: {proc.communicate()}")
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            stop_server(proc)
+            raise AssertionError(f"digest {' '.join(args)} did not start")
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server this test started, by its PID."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def serve():
     """Start the real `digest serve` for a newsletter; stopped (by its PID) afterwards."""
     started: list[subprocess.Popen] = []
 
     def start(news, port: int) -> str:
-        digest = str(Path(sys.executable).parent / "digest")
-        proc = subprocess.Popen([digest, "--config", str(news.config_path), "serve", "--port",
-                                 str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    return base
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "digest serve did not start"
-            time.sleep(0.1)
+        started.append(start_server(["--config", str(news.config_path), "serve", "--port",
+                                     str(port)], base))
+        return base
 
     yield start
     for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)

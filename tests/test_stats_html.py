@@ -6,7 +6,6 @@ three charts of non-zero size with drawn pixels, and feed text that stays text."
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import stat
 
@@ -16,7 +15,7 @@ from pipeline.stats import GrowthRow, recent_weeks, report_html, write_report
 from pipeline.stats.htmlreport import CHART_JS, STATIC
 
 from .clickdata import sample_history
-from .conftest import require_tool
+from .conftest import chromium_browser
 
 CHART_JS_SHA256 = "87364cc2b2a76a6684929e7d6b80b18a897794db38400caff1fcf1791c6925d2"
 HOSTILE = "</script><script>alert('x')</script><img src=x onerror=alert(1)>"
@@ -82,44 +81,26 @@ DRAWN = """() => [...document.querySelectorAll("canvas")].map(canvas => {
 })"""
 
 
-def playwright_api():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        message = "playwright not installed: pip install -e '.[test]'"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return sync_playwright
-
-
 @pytest.mark.chromium
 def test_the_report_draws_its_charts_in_chromium_without_network(tmp_path):
-    chromium = require_tool("chromium", "draws the stats page (Debian package chromium)")
-    sync_playwright = playwright_api()
     path = tmp_path / "stats.html"
     write_report(path, page_html())
     requests, problems, dialogs = [], [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        try:
-            context = browser.new_context(viewport={"width": 1000, "height": 1400})
-            context.route("**/*", lambda route: (
-                requests.append(route.request.url),
-                route.continue_() if route.request.url == path.as_uri() else route.abort()))
-            page = context.new_page()
-            page.on("console", lambda m: m.type in ("error", "warning") and problems.append(
-                f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(path.as_uri(), wait_until="load")
-            charts = page.evaluate(DRAWN)
-            table_text = page.locator("#sources + .chart + details table").text_content()
-            labels = page.evaluate(
-                "Chart.getChart(document.getElementById('chart-sources')).data.labels")
-        finally:
-            browser.close()
+    with chromium_browser("draws the stats page (Debian package chromium)") as browser:
+        context = browser.new_context(viewport={"width": 1000, "height": 1400})
+        context.route("**/*", lambda route: (
+            requests.append(route.request.url),
+            route.continue_() if route.request.url == path.as_uri() else route.abort()))
+        page = context.new_page()
+        page.on("console", lambda m: m.type in ("error", "warning") and problems.append(
+            f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(path.as_uri(), wait_until="load")
+        charts = page.evaluate(DRAWN)
+        table_text = page.locator("#sources + .chart + details table").text_content()
+        labels = page.evaluate(
+            "Chart.getChart(document.getElementById('chart-sources')).data.labels")
     assert problems == [] and dialogs == []
     assert requests == [path.as_uri()]
     assert [c["id"] for c in charts] == ["chart-growth", "chart-issues", "chart-sources"]
@@ -138,26 +119,20 @@ def test_the_trap_link_is_invisible_and_unreachable_in_chromium(tmp_path):
     accessibility tree; a scanner reading the HTML still finds its href."""
     from pipeline.tracking import trap_markup
 
-    chromium = require_tool("chromium", "lays the trap out (Debian package chromium)")
-    sync_playwright = playwright_api()
     trap = trap_markup("https://digest.example.com/c/2026-W48.0.AAAAAAAAAAA.X.Y")
     path = tmp_path / "trap.html"
     path.write_text(f"<!doctype html><html><body>{trap}<p>Hello <a href='https://example.org'>"
                     "first article</a></p></body></html>", encoding="utf-8")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-                "file:") else route.abort())
-            page.goto(path.as_uri())
-            trap_link = page.locator("a[tabindex='-1']")
-            assert trap_link.count() == 1
-            assert trap_link.evaluate("a => a.getClientRects().length") == 0
-            assert not trap_link.is_visible()
-            page.keyboard.press("Tab")
-            assert page.evaluate("document.activeElement.textContent") == "first article"
-            links = page.get_by_role("link").all()
-            assert [link.inner_text() for link in links] == ["first article"]
-        finally:
-            browser.close()
+    with chromium_browser("lays the trap out (Debian package chromium)") as browser:
+        page = browser.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            "file:") else route.abort())
+        page.goto(path.as_uri())
+        trap_link = page.locator("a[tabindex='-1']")
+        assert trap_link.count() == 1
+        assert trap_link.evaluate("a => a.getClientRects().length") == 0
+        assert not trap_link.is_visible()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "first article"
+        links = page.get_by_role("link").all()
+        assert [link.inner_text() for link in links] == ["first article"]

@@ -5,7 +5,15 @@ register themselves on `main` when imported here. Each command imports the libra
 inside its body, so `digest --help` and `digest issues list` load only what they need.
 """
 
-from . import feed_cmds, issue_cmds, run_cmds, send_cmds, serve_cmds, state_cmds  # noqa: F401
+from . import (  # noqa: F401
+    desk_cmds,
+    feed_cmds,
+    issue_cmds,
+    run_cmds,
+    send_cmds,
+    serve_cmds,
+    state_cmds,
+)
 from .app import main
 
 __all__ = ["main"]

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigError
 from .checks import env_names_problem, postal_problem, subject_problem
+from .desk import DeskConfig
 from .schema import Problems, build_dataclass
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -290,6 +291,7 @@ class Config:
     subscribers: SubscribersConfig = SubscribersConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     web: WebConfig = WebConfig()
+    desk: DeskConfig = DeskConfig()
 
     @property
     def root(self) -> Path:

@@ -242,9 +242,12 @@ def _free_path(folder: Path, stem: str) -> Path:
 def write_excerpt(folder: Path, section_ids: set[str], *, title: str, url: str, source: str,
                   section: str, quote: str, added: datetime, author: str | None = None,
                   published: date | None = None, note: str | None = None,
-                  image: str | None = None, image_alt: str | None = None) -> Path:
+                  image: str | None = None, image_alt: str | None = None,
+                  tags: tuple[str, ...] = (), week: str | None = None,
+                  order: int | None = None) -> Path:
     """Write a new excerpt file, folder/<date>-<slug>.md (never over another one), and return
-    its path. It is read back at once: a file this writes is a file `parse_excerpt` takes."""
+    its path. It is read back at once: a file this writes is a file `parse_excerpt` takes.
+    `week` pins it to one issue (`digest pick`)."""
     lines = [FENCE, f"title = {_toml_string(title)}", f"url = {_toml_string(url)}",
              f"source = {_toml_string(source)}"]
     if author:
@@ -257,7 +260,13 @@ def write_excerpt(folder: Path, section_ids: set[str], *, title: str, url: str, 
     if image:
         lines.append(f"image = {_toml_string(image)}")
         lines.append(f"image_alt = {_toml_string(image_alt or title)}")
+    if tags:
+        lines.append("tags = [" + ", ".join(_toml_string(t) for t in tags) + "]")
     lines.append(f"added = {added.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    if order is not None:
+        lines.append(f"order = {int(order)}")
+    if week:
+        lines.append(f"week = {_toml_string(week)}")
     lines += [FENCE, _quote_block(quote), ""]
     folder.mkdir(parents=True, exist_ok=True)
     path = _free_path(folder, f"{added.astimezone(UTC):%Y-%m-%d}-{slugify(title)}")

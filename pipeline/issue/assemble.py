@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from ..config import UNMATCHED_SECTION_ID, Config, SectionConfig
 from ..htmltext import clip
@@ -33,9 +34,27 @@ PREHEADER_MAX = 110
 @dataclass(frozen=True)
 class Candidate:
     entry: Entry
-    section_id: str | None
+    section_id: str | None  # None: matches no section and [issue] unmatched = "drop"
     relevance: float
     score: float
+
+
+class Verdict(StrEnum):
+    """What the selection made of a candidate (`rank_entries`), best reason first."""
+
+    CHOSEN = "chosen"
+    PUBLISHED = "published"  # in an earlier issue (URL, GUID or a near-identical title)
+    DROPPED = "dropped"  # the editor's veto for the week (curation/drops.py)
+    UNMATCHED = "unmatched"  # no section, and [issue] unmatched = "drop"
+    DUPLICATE = "duplicate"  # the same article is already in the issue
+    SOURCE_CAP = "source cap"  # its feed has max_per_source items in already
+    NO_ROOM = "no room"  # would go in, but the issue is full (max_items)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    candidate: Candidate
+    verdict: Verdict
 
 
 TITLE_HIT = 3.0  # a keyword in the title counts this many times one in the text
@@ -161,12 +180,26 @@ def cap_curated(queue: list[CuratedExcerpt], max_items: int) -> list[CuratedExce
 
 def select_entries(config: Config, entries: list[Entry], now: datetime,
                    published_keys: set[str], taken_urls: set[str],
-                   slots: int, taken_titles: Iterable[str] = ()) -> list[Candidate]:
+                   slots: int, taken_titles: Iterable[str] = (),
+                   dropped: frozenset[str] = frozenset()) -> list[Candidate]:
     """The best `slots` entries: in the lookback window, never published before (by canonical
-    URL, global GUID or a near-identical title), one per article across feeds and none of an
-    article already in the issue (`taken_urls`, `taken_titles`: the curated excerpts), at most
-    max_per_source per feed. Unmatched entries go to the "also" section or are dropped
-    ([issue] unmatched)."""
+    URL, global GUID or a near-identical title), not vetoed (`dropped`: canonical URLs), one
+    per article across feeds and none of an article already in the issue (`taken_urls`,
+    `taken_titles`: the curated excerpts), at most max_per_source per feed. Unmatched entries
+    go to the "also" section or are dropped ([issue] unmatched)."""
+    return [r.candidate for r in rank_entries(config, entries, now, published_keys, taken_urls,
+                                              slots, taken_titles, dropped)
+            if r.verdict is Verdict.CHOSEN]
+
+
+def rank_entries(config: Config, entries: list[Entry], now: datetime,
+                 published_keys: set[str], taken_urls: set[str], slots: int,
+                 taken_titles: Iterable[str] = (), dropped: frozenset[str] = frozenset(),
+                 explain: bool = False) -> list[Ranked]:
+    """The entries of the lookback window, best first, each with its verdict (see
+    select_entries). Without `explain` the ranking stops when the issue is full; with it,
+    every entry of the window is judged (`digest candidates`, the desk) and the choice is
+    the same."""
     lookback = timedelta(days=config.issue.lookback_days)
     feed_weight = {f.name: f.weight for f in config.feeds}
     candidates: list[Candidate] = []
@@ -176,13 +209,14 @@ def select_entries(config: Config, entries: list[Entry], now: datetime,
         section_id, relevance = classify(entry, config.sections)
         if relevance < config.issue.min_score:  # a weak match is no match
             section_id, relevance = None, 0.0
-        if section_id is None and config.issue.unmatched == "drop":
+        unmatched = section_id is None and config.issue.unmatched == "drop"
+        if unmatched and not explain:
             continue
         recency = _recency(entry.published, now, lookback)
         if not entry.dated:
             recency *= UNDATED_RECENCY
         candidates.append(Candidate(
-            entry, section_id or ALSO_ID, relevance,
+            entry, None if unmatched else section_id or ALSO_ID, relevance,
             score(relevance, recency, feed_weight.get(entry.feed_name, 1.0),
                   section_id is not None)))
     # Best first; ties broken deterministically so rebuilds are byte-identical. Identity
@@ -191,33 +225,42 @@ def select_entries(config: Config, entries: list[Entry], now: datetime,
                                    c.entry.guid))
     history_titles = TitleIndex.from_history(published_keys)
     chosen_titles = TitleIndex(title_tokens(t) for t in taken_titles)
-    chosen: list[Candidate] = []
+    ranked: list[Ranked] = []
+    chosen = 0
     per_source: dict[str, int] = defaultdict(int)
     seen_urls = {f"url:{url}" for url in taken_urls}  # canonical URLs, as history keys
     seen_guids: set[str] = set()
     for candidate in candidates:
-        if len(chosen) >= slots:
+        if chosen >= slots and not explain:
             break
         entry = candidate.entry
-        if per_source[entry.feed_name] >= config.issue.max_per_source:
-            continue
         keys = history_keys(entry.url, entry.guid, entry.title)
-        if any(k in published_keys for k in keys):
-            continue
+        tokens = title_tokens(entry.title)
         # Two entries of one URL (Scripting News gives distinct posts one link) would send
         # the reader to the same page twice: the better one goes in.
         url_key = keys[0]
-        if url_key in seen_urls or _guid_key(entry) in seen_guids:
-            continue
-        tokens = title_tokens(entry.title)
-        if history_titles.near(tokens) or chosen_titles.near(tokens):
-            continue
-        per_source[entry.feed_name] += 1
-        seen_urls.add(url_key)
-        seen_guids.add(_guid_key(entry))
-        chosen_titles.add(tokens)
-        chosen.append(candidate)
-    return chosen
+        if any(k in published_keys for k in keys) or history_titles.near(tokens):
+            verdict = Verdict.PUBLISHED
+        elif url_key[4:] in dropped:
+            verdict = Verdict.DROPPED
+        elif candidate.section_id is None:
+            verdict = Verdict.UNMATCHED
+        elif (url_key in seen_urls or _guid_key(entry) in seen_guids
+              or chosen_titles.near(tokens)):
+            verdict = Verdict.DUPLICATE
+        elif per_source[entry.feed_name] >= config.issue.max_per_source:
+            verdict = Verdict.SOURCE_CAP
+        elif chosen >= slots:
+            verdict = Verdict.NO_ROOM
+        else:
+            verdict = Verdict.CHOSEN
+            chosen += 1
+            per_source[entry.feed_name] += 1
+            seen_urls.add(url_key)
+            seen_guids.add(_guid_key(entry))
+            chosen_titles.add(tokens)
+        ranked.append(Ranked(candidate, verdict))
+    return ranked
 
 
 def _guid_key(entry: Entry) -> str:
@@ -284,16 +327,36 @@ def _subject(config: Config, headline: str, number: int, day: date | None, count
     return prefix + template.format(headline=clip(headline, max(HEADLINE_MIN, room)), **values)
 
 
+def select_curated(config: Config, week: str, now: datetime, excerpts: list[CuratedExcerpt],
+                   published_keys: set[str], dropped: frozenset[str] = frozenset()
+                   ) -> list[CuratedExcerpt]:
+    """The excerpts that go in: the week's queue without the vetoed ones, capped."""
+    queue = [e for e in curated_for_week(excerpts, week, now, published_keys)
+             if canonical_url(e.url) not in dropped]
+    return cap_curated(queue, config.issue.max_items)
+
+
+def rank_for_issue(config: Config, now: datetime, curated: list[CuratedExcerpt],
+                   entries: list[Entry], published_keys: set[str],
+                   dropped: frozenset[str] = frozenset(), explain: bool = False
+                   ) -> list[Ranked]:
+    """The feed entries ranked for the slots the excerpts leave (rank_entries)."""
+    return rank_entries(config, entries, now, published_keys,
+                        {canonical_url(e.url) for e in curated},
+                        # one slot per article (headline), whatever its excerpts
+                        max(0, config.issue.max_items - len(group_by_article(curated))),
+                        [e.title for e in curated], dropped, explain)
+
+
 def assemble(config: Config, week: str, number: int, now: datetime,
              excerpts: list[CuratedExcerpt], entries: list[Entry],
-             published_keys: set[str], intro: str | None = None) -> Issue:
-    curated = cap_curated(curated_for_week(excerpts, week, now, published_keys),
-                          config.issue.max_items)
+             published_keys: set[str], intro: str | None = None,
+             dropped: frozenset[str] = frozenset()) -> Issue:
+    """The issue; `dropped` (canonical URLs, the editor's vetoes) never goes in."""
+    curated = select_curated(config, week, now, excerpts, published_keys, dropped)
     articles = curated_items(curated)
-    curated_urls = {canonical_url(e.url) for e in curated}
-    slots = max(0, config.issue.max_items - len(articles))
-    chosen = select_entries(config, entries, now, published_keys, curated_urls, slots,
-                            [e.title for e in curated])
+    chosen = [r.candidate for r in rank_for_issue(config, now, curated, entries, published_keys,
+                                                  dropped) if r.verdict is Verdict.CHOSEN]
 
     by_section: dict[str, list[Item]] = defaultdict(list)
     for section_id, item in articles:

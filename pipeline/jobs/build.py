@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..archive import files as archive
 from ..config import Config
-from ..curation import excerpts
+from ..curation import drops, excerpts
 from ..errors import ParseError
 from ..feeds import cache
 from ..feeds.cache import FeedState
@@ -77,6 +77,19 @@ def fetch_and_parse(state: State, timings: Timings) -> tuple[list[Entry], list[F
     return entries, reports
 
 
+def stored_entries(state: State) -> list[Entry]:
+    """The entries of every configured feed as its last full parse left them (the feed state;
+    `digest fetch` refreshes it): what the desk and `digest candidates` show, no network."""
+    config = state.config
+    words = config.issue.excerpt_words
+    states = feeds.load_states(state.db)
+    entries: list[Entry] = []
+    for feed in config.feeds:
+        if feed.enabled:
+            entries.extend(cache.stored_entries(states.get(feed.name), feed.url, words) or [])
+    return entries
+
+
 def _feed_outcome(state: State, result: FetchResult, feed_state: FeedState | None
                   ) -> tuple[list[Entry], FeedReport]:
     """One feed's entries and report line; its state recorded (in the caller's transaction)."""
@@ -132,10 +145,12 @@ def restore_history(state: State) -> None:
         published.rebuild_history(state.db, archive_dir)
 
 
-def build(state: State, week: str | None = None, config: Config | None = None) -> BuildResult:
+def build(state: State, week: str | None = None, config: Config | None = None,
+          offline: bool = False) -> BuildResult:
     """Fetch, parse, assemble, render, check and archive one issue. Sends nothing. `config`
     replaces the state's for assembling (the weekly job widens the lookback after skipped
-    weeks, so their items roll over)."""
+    weeks, so their items roll over). `offline` takes the stored entries instead of fetching
+    (the desk's Approve: the issue the editor saw)."""
     config, now = config or state.config, state.now
     timings = Timings()
     week = week or week_id(now, config.newsletter.tz)
@@ -148,13 +163,15 @@ def build(state: State, week: str | None = None, config: Config | None = None) -
         folder = config.existing_curated_dir()
         curated = excerpts.load_excerpts(folder, section_ids)
         intro = excerpts.load_intro(folder, week)
-    entries, feed_reports = fetch_and_parse(state, timings)
+        vetoed = drops.load_drops(folder, week).urls
+    entries, feed_reports = ((stored_entries(state), []) if offline
+                             else fetch_and_parse(state, timings))
     with timings.measure("assemble"):
         restore_history(state)
         number = issues.number_for(state.db, week, lambda: {
             i.id: i.number for i in archive.list_issues(config.archive_dir)})
         issue = assemble(config, week, number, now, curated, entries,
-                         published.keys_except(state.db, week), intro)
+                         published.keys_except(state.db, week), intro, vetoed)
     with timings.measure("render"):
         rendered = render_issue(config, issue)
     key = state.key

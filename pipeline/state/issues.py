@@ -5,8 +5,9 @@
                     └─mark_skipped─→ skipped (its items roll over; its number is given back)
 
 A skipped or approved week that is built again is a draft again (a rebuilt issue needs a new
-approval). Deciding what may happen to a week is the jobs' business (jobs/weekly.py); these
-operations only record it.
+approval), and so is an approved week whose curation changed (`withdraw_approval`). Deciding
+what may happen to a week is the jobs' business (jobs/weekly.py); these operations only record
+it.
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ def approve(db: Database, week: str) -> None:
     with db.atomic():
         db.execute("UPDATE issues SET status = 'approved', approved_at = ? WHERE id = ?",
                    (utcnow(), week))
+
+
+def withdraw_approval(db: Database, week: str) -> bool:
+    """An approved week is a draft again (its curation changed after the approval); True
+    when it was approved."""
+    with db.atomic():
+        cursor = db.execute("UPDATE issues SET status = 'built', approved_at = NULL"
+                            " WHERE id = ? AND status = 'approved'", (week,))
+    return cursor.rowcount > 0
 
 
 def mark_skipped(db: Database, week: str) -> None:

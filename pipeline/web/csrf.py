@@ -23,9 +23,10 @@ TOKEN_SECONDS = 4 * 3600
 _NONCE_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
-def nonce(request: Request) -> str:
-    """The request's cookie nonce when well-formed, else a fresh one (set it on the response)."""
-    value = request.cookies.get(COOKIE, "")
+def nonce(request: Request, cookie: str = COOKIE) -> str:
+    """The request's cookie nonce when well-formed, else a fresh one (set it on the response).
+    `cookie` names it (the desk has its own: cookies do not tell ports apart)."""
+    value = request.cookies.get(cookie, "")
     return value if _NONCE_RE.match(value) else secrets.token_hex(16)
 
 
@@ -33,8 +34,9 @@ def token(key: bytes, nonce_value: str, form: str) -> str:
     return sign_expiring(key, "csrf", nonce_value, form, TOKEN_SECONDS)
 
 
-def check(keys: Keys, request: Request, value: str, form: str) -> bool:
-    cookie = request.cookies.get(COOKIE, "")
+def check(keys: Keys, request: Request, value: str, form: str, cookie_name: str = COOKIE
+          ) -> bool:
+    cookie = request.cookies.get(cookie_name, "")
     verified = verify(keys, "csrf", value)
     if verified is None or not _NONCE_RE.match(cookie):
         return False
@@ -42,6 +44,7 @@ def check(keys: Keys, request: Request, value: str, form: str) -> bool:
     return hmac.compare_digest(signed_nonce, cookie) and hmac.compare_digest(signed_form, form)
 
 
-def set_cookie(response: Response, nonce_value: str, secure: bool) -> None:
-    response.set_cookie(COOKIE, nonce_value, max_age=TOKEN_SECONDS, path="/", secure=secure,
+def set_cookie(response: Response, nonce_value: str, secure: bool, cookie: str = COOKIE
+               ) -> None:
+    response.set_cookie(cookie, nonce_value, max_age=TOKEN_SECONDS, path="/", secure=secure,
                         httponly=True, samesite="strict")

@@ -45,15 +45,20 @@ class SecurityHeaders:
             extra[b"cache-control"] = b"no-store"
             extra[b"x-robots-tag"] = b"noindex"
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in extra.items() if k not in present]
-                message["headers"] = headers
-            await send(message)
+        await self.app(scope, receive, adding_headers(send, extra))
 
-        await self.app(scope, receive, send_with_headers)
+
+def adding_headers(send: Send, extra: dict[bytes, bytes]) -> Send:
+    """`send` that adds the `extra` headers to the response, but none a view set itself."""
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}
+            headers += [(k, v) for k, v in extra.items() if k not in present]
+            message["headers"] = headers
+        await send(message)
+
+    return send_with_headers
 
 
 async def read_form(request: Request, max_bytes: int) -> FormData:
@@ -79,11 +84,11 @@ async def read_form(request: Request, max_bytes: int) -> FormData:
         raise HTTPException(400) from exc
 
 
-def field(form: FormData, name: str) -> str:
+def field(form: FormData, name: str, limits: dict[str, int] = LIMITS) -> str:
     """A text field, '' when absent or a file; HTTPException(400) when over its limit."""
     value = form.get(name)
     if value is None or isinstance(value, UploadFile):
         return ""
-    if len(value) > LIMITS[name]:
-        raise HTTPException(400, f"{name} is too long (at most {LIMITS[name]} characters)")
+    if len(value) > limits[name]:
+        raise HTTPException(400, f"{name} is too long (at most {limits[name]} characters)")
     return value
