@@ -212,3 +212,21 @@ def test_the_make_demo_issue_shows_each_article_once_and_stays_on_topic(tmp_path
     # longer does: a search engine and its browser, cloud hosting, an outliner.
     for off_topic in ("kagi", "orion", "google cloud", "bigquery", "omnioutliner", "outliner"):
         assert off_topic not in shown, off_topic
+
+
+def test_the_desk_shows_a_card_per_excerpt_file_of_one_article(tmp_path) -> None:
+    # The editor's desk edits files: a merged article shows each of its excerpt files, with
+    # its own note, so a note saved from the desk lands in its own file.
+    from pipeline.web.desk.page import page_context
+
+    news = make_newsletter(tmp_path / "news")
+    config = news.config()
+    context = page_context(config, NOW, PINNED_WEEK,
+                           {"section": "", "source": "", "q": "", "status": ""})
+    journey = [e for e in shipped(config) if e.url == JOURNEY]
+    [section] = [s for s in context["issue_sections"] if s["id"] == "breaking-in"]
+    cards = [c for c in section["cards"] if c["href"] == JOURNEY]
+    assert [c["file"] for c in cards] == [e.path.name for e in journey]
+    assert [c["note"] for c in cards] == [e.note for e in journey]
+    assert [c["first"] for c in cards] == [True] + [False] * 6
+    assert context["items"] == 5  # headlines
