@@ -9,7 +9,7 @@ work: in doubt the answer is soft, or not a bounce, never hard."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from email.message import Message
 
@@ -17,9 +17,20 @@ from . import reasons
 from .arf import complaint
 from .autoreply import is_auto_reply
 from .dsn import Found, dsn_failures, inline_failures, smtp_command
-from .mime import addresses, header, message_id, original_message, parse, report_text
+from .mime import (
+    addresses,
+    header,
+    message_id,
+    original_message,
+    parse,
+    report_text,
+    unwrap,
+)
 from .model import Failure, Kind, Verdict
+from .mtas import agent_hint, agent_of, hint, mda_failure
 from .nonstandard import error_region, nonstandard_failures, words_for
+from .rhosts import Reply, host_in, rhost_reason
+from .sesmail import ses_bounces, ses_complainers, ses_kind, ses_notification
 from .unsubscribe import find_token, unsubscribe_request
 from .verp import find_verp_token
 
@@ -98,9 +109,16 @@ def _with_words(found: Found, report: str, every: list[Found]) -> Found:
     """A DSN recipient gets what its report's text says about it: the words when there is no
     Diagnostic-Code, the SMTP command from a transcript (">>> RCPT TO:") when the code does
     not say."""
-    if found.diagnostic and found.command:
+    vague = not reasons.STATUS_REASONS.get(reasons.refine_status(found.status,
+                                                                  found.diagnostic))
+    if found.diagnostic and found.command and not (vague and len(every) == 1):
         return found
     region = error_region(report)
+    if vague and len(every) == 1 and region.strip():
+        # One recipient, a code that names no reason: the whole text is about it.
+        found = replace(found, context=" ".join(region.split())[:1500])
+    if found.diagnostic and found.command:
+        return found
     if found.recipient not in region.lower():
         return found
     words = " ".join(words_for(region, found.recipient,
@@ -109,15 +127,41 @@ def _with_words(found: Found, report: str, every: list[Found]) -> Found:
                    command=found.command or smtp_command(words))
 
 
-def _judge(found: Found, sure: bool) -> Failure:
+def _local_agent(message: Message, report: str) -> Callable[[Found], Found]:
+    """What a local delivery agent's words (mail.local, procmail, Dovecot…: mtas.mda_failure)
+    make of each recipient: their reason and line, over the report's fields."""
+    reason, line = mda_failure(header(message, "From"), report)
+    if not reason:
+        return lambda found: found
+    return lambda found: replace(found, hint=reason, diagnostic=line, command="", context="")
+
+
+def _judge(found: Found, sure: bool, agent: int = -1) -> Failure:
     status = reasons.refine_status(found.status, found.diagnostic)
+    if not found.hint and (found.diagnostic or found.context):
+        # The words of a server known to use its own (Facebook's codes) name the reason; in a
+        # report whose code says nothing, so may the words other servers use for one, in the
+        # recipient's diagnostic or else the text around it (EZweb's "account is disabled").
+        texts = [reasons.fold(text) for text in (found.diagnostic, found.context) if text]
+        said = next((word for text in texts if (word := agent_hint(agent, text))), "")
+        if not said and status in ("", "5.0.0", "4.0.0"):
+            said = next((word for text in texts if (word := hint(text))), "")
+        found = replace(found, hint=said)
     reply = reasons.find_reply(found.diagnostic)
     diagnosis = reasons.Diagnosis(status=status, diagnostic=found.diagnostic,
                                   command=found.command, action=found.action, reply=reply,
-                                  hint=found.hint or ("mailererror" if found.diagnostic_type
-                                                      in ("x-unix", "x-postfix") and not status
-                                                      else ""))
-    reason = reasons.decide(diagnosis)
+                                  hint=found.hint, kind=found.diagnostic_type)
+    reason = rhost_reason(found.rhost or host_in(found.diagnostic), found.recipient,
+                          Reply(status=status, reply=reply, command=found.command,
+                                diagnostic=found.diagnostic, hint=found.hint)) \
+        or reasons.decide(diagnosis)
+    if reason in ("onhold", "undefined") and found.context:
+        # The recipient's own words say nothing: the text around them may.
+        wider = replace(diagnosis, diagnostic=found.context,
+                        status=status or reasons.find_status(found.context),
+                        reply=reply or reasons.find_reply(found.context))
+        reason = reasons.decide(wider)
+        status, reply = wider.status, wider.reply
     flag = reasons.hard_or_soft(reason, status, reply)
     kind: Kind
     if reason == "delivered":
@@ -155,6 +199,35 @@ def _bounce(failures: list[Failure], base: dict[str, object]) -> Verdict:
                    reason_code=first.reason_code, failures=tuple(failures), **base)
 
 
+def _ses(notification: dict[str, object], base: dict[str, object]) -> Verdict:
+    """The verdict on an SES notification received by mail (sesmail.py)."""
+    mail = notification.get("mail")
+    if isinstance(mail, dict):
+        common = mail.get("commonHeaders")
+        sent = common.get("messageId") if isinstance(common, dict) else None
+        if isinstance(sent, str) and sent:
+            base = {**base, "original_message_id": message_id(sent)}
+    kind = ses_kind(notification)
+    if kind == "Bounce":
+        found, permanent = ses_bounces(notification)
+        failures = [_judge(item, True) for item in found]
+        if not permanent:  # SES says it may work later: never hard
+            failures = [replace(item, kind="soft") if item.kind == "hard" else item
+                        for item in failures]
+        if failures:
+            return _bounce(failures, base)
+        return Verdict(kind="soft", reason="an SES bounce naming no recipient (undefined)",
+                       reason_code="undefined", **base)
+    if kind == "Complaint":
+        people, feedback_type = ses_complainers(notification)
+        if feedback_type != "not-spam":
+            return Verdict(kind="complaint", recipients=tuple(people),
+                           reason=f"spam complaint, SES {feedback_type} report (feedback)",
+                           reason_code="feedback", feedback_type=feedback_type, **base)
+    return Verdict(kind="not-bounce", reason=f"an SES {kind or 'unknown'} notification",
+                   reason_code="delivered" if kind == "Delivery" else "", **base)
+
+
 def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None = None,
              envelope_to: str | None = None) -> Verdict:
     """The verdict on one message.
@@ -168,7 +241,7 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
     message = parse(raw)
     own = {address.lower() for address in list_addresses}
     original = original_message(message)
-    report = report_text(message)
+    report = unwrap(report_text(message))
     envelope = [envelope_to or ""] + [header(message, name) for name in _ENVELOPE_HEADERS]
     if original is not None:
         envelope.append(header(original, "Return-Path"))
@@ -196,9 +269,16 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
                        reason=f"spam complaint, {what} (feedback)", reason_code="feedback",
                        feedback_type=feedback_type, **base)
 
+    notification = ses_notification(message)
+    if notification is not None:
+        return _ses(notification, base)
+
     dsn = dsn_failures(message)
     if dsn:
-        return _bounce([_judge(_with_words(found, report, dsn), True) for found in dsn], base)
+        agent = agent_of(message)
+        local = _local_agent(message, report)
+        return _bounce([_judge(local(_with_words(found, report, dsn)), True, agent)
+                        for found in dsn], base)
 
     request = unsubscribe_request(message, report, own, envelope_to)
     if request is not None:
@@ -215,10 +295,11 @@ def classify(raw: bytes, *, list_addresses: Iterable[str] = (), verp: str | None
     strong = system or (words and not autoreply)
     if strong or dsn is not None or (weak and not autoreply):
         found = inline_failures(report) or nonstandard_failures(
-            message, report, _exclusions(message, original, own), original)
+            message, report, _exclusions(message, original, own), original, own)
         sure = strong or dsn is not None
         if found:
-            return _bounce([_judge(item, sure) for item in found], base)
+            local = _local_agent(message, report)
+            return _bounce([_judge(local(item), sure) for item in found], base)
         if strong or not autoreply:
             return Verdict(kind="soft", reason="a bounce naming no recipient (undefined)",
                            reason_code="undefined", **base)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from .mime import REPORT_TYPES, addresses, leaf_parts, text_of
+from .mime import REPORT_TYPES, addresses, leaf_parts, text_of, unescape_jis
 
 _FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)$")
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
@@ -18,8 +18,10 @@ _COMMANDS = (
                 r"connect|quit)\b", re.I), None),
     (re.compile(r">>>\s*(RCPT|MAIL|DATA|EHLO|HELO)\b", re.I), None),
     (re.compile(r"\b(RCPT|MAIL|DATA|EHLO|HELO) command\b", re.I), None),
-    (re.compile(r"\b(RCPT)(?: TO\b|\s+host\b)|smtp:(rcpt)\b|does not like (recipient)", re.I),
-     None),
+    (re.compile(r"most progress was (RCPT|MAIL|DATA|HELO|EHLO)\b", re.I), None),  # qmail
+    # "RCPT TO:<a@b>" in a transcript, not "RCPT TO: a@b" in a list of the message's details.
+    (re.compile(r"\b(RCPT)(?: TO:?\s*<| TO response|\s+host\b)|smtp:(rcpt)\b|"
+                r"does not like (recipient)", re.I), None),
     (re.compile(r"\b(MAIL) FROM\b", re.I), None),
 )
 _COMMAND_NAMES = {"rcpt to": "RCPT", "mail from": "MAIL", "end of data": "DATA", "data": "DATA",
@@ -39,6 +41,8 @@ class Found:
     action: str = ""
     command: str = ""
     hint: str = ""  # a reason the format itself names
+    context: str = ""  # the text around it, read when `diagnostic` names no reason
+    rhost: str = ""  # the remote host that answered (Remote-MTA), when the report names it
 
 
 def smtp_command(text: str) -> str:
@@ -83,7 +87,7 @@ def _blocks_of(part: Message) -> list[dict[str, str]]:
         blocks = []
         for item in payload:
             if isinstance(item, Message):
-                fields = {name.lower(): " ".join(str(value).split())
+                fields = {name.lower(): " ".join(unescape_jis(str(value)).split())
                           for name, value in item.items()}
                 if item.get_payload() and isinstance(item.get_payload(), str):
                     # Fields after a stray blank line land in the body: read them too.
@@ -117,10 +121,11 @@ def from_blocks(blocks: list[dict[str, str]]) -> list[Found]:
         kind, diagnostic = _value(block.get("diagnostic-code", ""))
         status_match = re.search(r"\d\.\d{1,3}\.\d{1,3}", block.get("status", ""))
         action = block.get("action", "").strip().lower().split(" ")[0]
+        rhost = (_value(block.get("remote-mta", ""))[1].split() or [""])[0].strip("[]().")
         found.append(Found(recipient=recipient, alias=alias,
                            status=status_match.group(0) if status_match else "",
                            diagnostic=diagnostic, diagnostic_type=kind, action=action,
-                           command=smtp_command(diagnostic)))
+                           command=smtp_command(diagnostic), rhost=rhost))
     return found
 
 

@@ -27,6 +27,17 @@ REPORT_TYPES = ("message/delivery-status", "message/global-delivery-status",
                 "message/feedback-report")
 
 
+def unescape_jis(text: str) -> str:
+    """Text still in ISO-2022-JP escapes (a Japanese server's header field or a part that
+    does not declare its charset) decoded; other text as it is."""
+    if "\x1b$" not in text:
+        return text
+    try:
+        return text.encode("ascii").decode("iso-2022-jp")
+    except (UnicodeError, LookupError):
+        return text
+
+
 def parse(raw: bytes) -> Message:
     """The message, however broken (a leading mbox "From " line is dropped)."""
     if raw.startswith(b"From "):
@@ -46,7 +57,7 @@ def header(message: Message, name: str) -> str:
             text = str(make_header(decode_header(text)))
         except (ValueError, LookupError, UnicodeError):
             pass
-    return _CONTROLS.sub("", " ".join(text.split()))
+    return _CONTROLS.sub("", " ".join(unescape_jis(text).split()))
 
 
 def all_headers(message: Message, name: str) -> list[str]:
@@ -69,6 +80,7 @@ def text_of(part: Message) -> str:
         text = payload.decode("latin-1")
     if part.get_content_type() == "text/html":
         text = html_to_text(text)
+    text = unescape_jis(text)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -112,7 +124,8 @@ def report_text(message: Message) -> str:
     plain: list[str] = []
     markup: list[str] = []
     for part in leaf_parts(message):
-        kind = part.get_content_type()
+        # "text/plain\n charset=…" (a missing ";"): the type is the first word.
+        kind = part.get_content_type().split()[0].rstrip(";")
         if kind in ORIGINAL_TYPES or kind in REPORT_TYPES:
             if plain or markup:
                 break
@@ -126,6 +139,37 @@ def report_text(message: Message) -> str:
             # body is all there is to read.
             plain.append(text_of(part))
     return "\n".join(plain or markup)
+
+
+_FORWARDED = re.compile(r"^[ \t]*(?:begin forwarded message:|-+ ?forwarded message ?-+)[ \t]*$",
+                        re.I | re.M)
+_HEADER_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:|^[ \t]")
+
+
+def _unquote(text: str) -> str:
+    lines = text.split("\n")
+    filled = [line for line in lines if line.strip()]
+    if not filled or sum(line.startswith(">") for line in filled) * 2 < len(filled):
+        return text
+    return "\n".join(line[2:] if line.startswith("> ") else line[1:] if line.startswith(">")
+                     else line for line in lines)
+
+
+def unwrap(text: str) -> str:
+    """The bounce in a text someone forwarded inline: one level of quoting removed when it is
+    quoted whole ("> " before most lines), and the forwarding note and the forwarded
+    message's own header lines dropped; other text as it is."""
+    if text.startswith(">") or "\n>" in text:
+        text = _unquote(text)
+    marker = _FORWARDED.search(text[:2000])
+    if marker is None:
+        return text
+    rest = text[marker.end():].lstrip("\n").split("\n")
+    start = 0
+    while start < len(rest) and rest[start].strip() and _HEADER_FIELD.match(rest[start]):
+        start += 1
+    # Yahoo ends its own words with the same marker, the original in the next part.
+    return "\n".join(rest[start:]) if start >= 2 and "".join(rest[start:]).strip() else text
 
 
 def original_message(message: Message) -> Message | None:

@@ -14,18 +14,18 @@ from flufl.bounce import all_failures
 
 from .dsn import Found, smtp_command
 from .mime import addresses, all_headers, header
-from .patterns import hint
+from .mtas import agent_of, hint
 
 _ORIGINAL_MARKER = re.compile(
     r"^\s*[-=_*>| ]*\s*(?:"
     r"(?:this is a |here is a )?copy of (?:the|your) (?:original )?message"
     r"|below this line is a copy|original message|returned message|undelivered message"
     r"|unsent message|unsent message below|message headers follow|headers of the original"
-    r"|the original message (?:follows|was received|headers)|original message headers"
+    r"|the original message (?:follows|headers)|original message headers"
     r"|content-type: message/rfc822|message text follows|included is a copy"
     r"|your message reads|the header of the original|the first \d+ lines of the message"
     r"|a copy of the original|start of returned message|text of the message follows"
-    r"|message you sent|your message was|-+\s*$)", re.I)
+    r"|message you sent|your message was)", re.I)
 _HEADER_LINE = re.compile(r"^(?:return-path|received|from|to|subject|date|message-id|"
                           r"mime-version|content-type|x-[a-z-]+|dkim-signature|reply-to|"
                           r"delivered-to):", re.I)
@@ -47,6 +47,7 @@ _DELAY_WORDS = re.compile(r"\bwill (?:continue|keep) (?:to )?(?:try|retry|trying
 _PERMANENT_WORDS = re.compile(r"permanent(?:ly)?|fatal|giving up|will not (?:try|retry)|"
                               r"not going to try again|could not be delivered|"
                               r"failed permanently", re.I)
+_PERMANENT_REPLY = re.compile(r"(?<![\d.])5[0-5]\d[ -]|(?<![\d.])5\.\d\.\d{1,3}\b")
 
 
 @lru_cache(maxsize=16)
@@ -85,6 +86,8 @@ def words_for(region: str, address: str, others: list[str]) -> str:
     return region[start:end][:1000]
 
 
+_CONTACT = re.compile(r"\b(?:contact(?:ing)?|write to|reach|questions? to|send (?:an? )?"
+                      r"e-?mail to)\b[^@]*$")
 _QUOTED_HEADER = re.compile(r"^[ \t>]*(?:to|from|cc|sender|reply-to|return-path)\s*:")
 
 
@@ -104,6 +107,11 @@ def candidates(region: str, exclude: set[str]) -> list[str]:
     quoted = {address for address in found if lower.count(address) == 1
               and _QUOTED_HEADER.match(_line_of(lower, lower.find(address)))}
     found = [address for address in found if address not in quoted] or found
+    # "For further assistance, please contact <support@…>": a help address, not a failure.
+    helpers = {address for address in found
+               if _CONTACT.search(_line_of(lower, lower.find(address))
+                                  .split(address, 1)[0][-60:])}
+    found = [address for address in found if address not in helpers] or found
     if len(found) <= 1:
         return found
     failing = []
@@ -137,24 +145,52 @@ def _flufl(message: Message) -> tuple[list[str], bool | None]:
 
 
 def nonstandard_failures(message: Message, report: str, exclude: set[str],
-                         original: Message | None) -> list[Found]:
-    """One Found per recipient of a non-RFC 3464 bounce (possibly none)."""
+                         original: Message | None, own: frozenset[str] | set[str] = frozenset()
+                         ) -> list[Found]:
+    """One Found per recipient of a non-RFC 3464 bounce (possibly none). `exclude`: addresses
+    that are not the failed recipient unless the text lists them as one (the bounce's own To,
+    when someone wrote to themselves); `own`: the newsletter's, never."""
     region = error_region(report)
     failed_header = [address for value in all_headers(message, "X-Failed-Recipients")
                      for address in addresses(value)]
     listed = failed_header or candidates(region, exclude)
+    alias = ""
+    if len(failed_header) == 1:
+        # Exim's text may name the recipient otherwise than its header (before routing): the
+        # one address its text lists alone on a line is the same recipient's other name.
+        lines = {line.strip() for line in region.lower().split("\n")}
+        others = [address for address in candidates(region, exclude)
+                  if address not in failed_header and address in lines]
+        alias = others[0] if len(others) == 1 else ""
     if not listed:
         flufl_listed, _ = _flufl(message)
         listed = [address for address in flufl_listed if address not in exclude]
     if not listed and original is not None:
         listed = [address for field in ("To", "Cc")
                   for address in addresses(header(original, field)) if address not in exclude][:1]
+    if not listed:
+        # A recipient line ("<a@b>:", qmail and Postfix) names the recipient even when it is
+        # also the bounce's own addressee.
+        lines = {line.strip().strip("<>:").strip() for line in region.lower().split("\n")}
+        listed = [address for address in addresses(region)
+                  if address in lines and address not in own and not _is_system(address)][:1]
     delayed = bool(_DELAY_WORDS.search(region)) and not _PERMANENT_WORDS.search(region)
+    agent = agent_of(message)
     found = []
+    whole = " ".join(region.split())[:1500]
     for address in listed:
-        words = words_for(region, address, listed) if address in region.lower() else ""
-        diagnostic = " ".join(words.split()) or " ".join(region.split())[:600]
-        found.append(Found(recipient=address, diagnostic=diagnostic,
-                           action="delayed" if delayed else "failed",
-                           command=smtp_command(diagnostic), hint=hint(diagnostic.lower())))
+        named = address if address in region.lower() else alias
+        words = words_for(region, named, listed) if named and named in region.lower() else ""
+        diagnostic = " ".join(words.split()) or whole[:600]
+        # Notes, MailMarshal, Verizon and others give the reason before the address ("User not
+        # listed…" then the address): with one recipient the whole text is about it.
+        context = whole if len(listed) == 1 and diagnostic != whole[:600] else ""
+        # A 5xx reply about the recipient is a failure, whatever else the text defers.
+        held = delayed and not _PERMANENT_REPLY.search(diagnostic)
+        found.append(Found(recipient=address, alias=alias, diagnostic=diagnostic,
+                           action="delayed" if held else "failed",
+                           command=smtp_command(diagnostic),
+                           hint=hint(diagnostic.lower(), agent) or
+                           (hint(context.lower(), agent) if context else ""),
+                           context=context))
     return found

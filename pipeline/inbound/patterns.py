@@ -318,68 +318,18 @@ PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# What particular MTAs write for a reason they name outright (Sisimai's Lhost classes decide
-# these before the generic rules): such a phrase settles the reason.
-HINTS: dict[str, tuple[str, ...]] = {
-    "userunknown": (
-        "no mailbox here by that name", "does not like recipient.",
-        "not listed in domino directory", "not listed in public name & address book",
-        "the recipient name is not recognized", "unknown recipient",
-        "invalid final delivery userid", "re:^unknown user", "user not found",
-        "because the address couldn't be found",
-    ),
-    "hostunknown": (
-        "all host address lookups failed permanently",
-        "all relevant mx records point to non-existent hosts", "unrouteable address",
-        "sorry, i couldn't find any host", "dns error: domain name not found",
-        "dns error: dns server returned answer with no data", "host or domain name not found",
-        "no such domain.", "re:^unknown host",
-    ),
-    "mailboxfull": ("mailbox is full", "error: quota exceed", "disk quota exceeded",
-                    "user mailbox exceeds allowed size"),
-    "expired": (
-        "retry timeout exceeded", "dns error: could not contact dns servers",
-        "delivery to the following recipient has been delayed",
-        "the recipient server did not accept our requests to connect", "host not reachable",
-        "this message has been in the queue too long", "re:delivery failed \\d+ attempts",
-    ),
-    "networkerror": (
-        "sorry, i wasn't able to establish an smtp connection",
-        "sorry, i couldn't find a mail exchanger or ip address",
-        "message has exceeded maximum hop count", " had no relevant answers.",
-        " responded with code nxdomain", "dns lookup failed.",
-    ),
-    "notaccept": (
-        "null mx", "an mx or srv record indicated no smtp service",
-        "no host found for existing smtp connection",
-        "type=mx: malformed or unexpected name server reply",
-    ),
-    "suspend": ("mailaddress is administrative",),
-}
-_HINT_ORDER = ("mailboxfull", "expired", "notaccept", "suspend", "hostunknown", "networkerror",
-               "userunknown")
-
 # Phrases that look like a user-unknown but are something else (Sisimai::Reason::Rejected).
 NOT_REJECTED = ("5.1.0 address rejected", "recipient address rejected",
                 "sender ip address rejected")
 
 
-def _compile(phrases: tuple[str, ...]) -> re.Pattern[str]:
+def compile_phrases(phrases: tuple[str, ...]) -> re.Pattern[str]:
     parts = [phrase[3:] if phrase.startswith("re:") else re.escape(phrase) for phrase in phrases]
     return re.compile("|".join(f"(?:{part})" for part in parts))
 
 
-COMPILED: dict[str, re.Pattern[str]] = {name: _compile(items) for name, items in PHRASES.items()}
-_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(_compile(HINTS[name]).pattern, re.M)) for name in _HINT_ORDER)
-
-
-def hint(text: str) -> str:
-    """The reason a known MTA's words name outright in `text` (lower-cased), or ""."""
-    for name, pattern in _HINTS:
-        if pattern.search(text):
-            return name
-    return ""
+COMPILED: dict[str, re.Pattern[str]] = {name: compile_phrases(items)
+                                         for name, items in PHRASES.items()}
 
 
 def matches(reason: str, text: str) -> bool:

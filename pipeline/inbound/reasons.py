@@ -112,6 +112,7 @@ class Diagnosis:
     action: str = ""  # RFC 3464 Action
     reply: str = ""  # SMTP reply code, "550"
     hint: str = ""  # a reason the format itself names (a known MTA text), or ""
+    kind: str = ""  # the Diagnostic-Code's type, lower case: "smtp", "x-postfix", "x-unix"…
 
 
 def fold(text: str) -> str:
@@ -135,9 +136,14 @@ def find_reply(text: str) -> str:
 
 
 def refine_status(status: str, diagnostic: str) -> str:
-    """A specific code found in the diagnostic wins over a generic one (5.0.0) in Status."""
+    """The code in the diagnostic wins over Status when it is specific (5.1.1, not 5.1.0, as
+    Sisimai::Data has it), or when Status says nothing (empty, 5.0.0) and the diagnostic's
+    code says more (5.1.0; Sisimai's GSuite and SendGrid readers)."""
     found = find_status(diagnostic)
     if re.match(r"^[45]\.[1-9]\.[1-9]\d*$", found):
+        return found
+    if status in ("", "5.0.0", "4.0.0") and found and not found.endswith(".0.0") \
+            and found[0] == (status or found)[0]:
         return found
     return status or found
 
@@ -198,10 +204,15 @@ def decide(d: Diagnosis) -> str:
     named = STATUS_REASONS.get(d.status, "")
     if d.hint:
         named = named or d.hint
-    for reason in _FIRST:
-        if _true(reason, d, text, named):
-            return reason
-    if named and named not in _RETRY and named != "expired":
+    # Sisimai reads the reasons that depend on the SMTP exchange only in an SMTP diagnostic
+    # (Sisimai::Reason->get): "X-Unix; …" or "X-Notes; …" go straight to the others; Postfix's
+    # "X-Postfix; host … said: 550 …" is an SMTP reply (Sisimai::Lhost::Postfix).
+    smtp = d.kind in ("", "smtp", "x-postfix")
+    if smtp:
+        for reason in _FIRST:
+            if _true(reason, d, text, named):
+                return reason
+    if named and named not in _RETRY and named != "expired" and smtp:
         return named
     for reason in _THEN:
         if matches(reason, text):
@@ -213,6 +224,8 @@ def decide(d: Diagnosis) -> str:
         return "contenterror"
     if klass in ("5.7", "4.7"):
         return "securityerror"
+    if d.kind in ("x-unix", "x-postfix"):
+        return "mailererror"
     if re.match(r"^[45]0[0-7]$", d.reply):
         return "syntaxerror"
     if d.action in ("delayed", "expired"):
