@@ -80,6 +80,7 @@ class CuratedExcerpt:
     week: str | None = None  # pins the excerpt to one issue
     image: str | None = None
     image_alt: str | None = None
+    primary: bool = False  # its section is its article's (several excerpts of one article)
 
     @property
     def sort_key(self) -> tuple:
@@ -106,8 +107,29 @@ class FeedReport:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """One excerpt of an article and the editor's note on it: an article the editor quoted
+    several times is one Item with a Passage per excerpt file (`excerpts` in issue.json)."""
+
+    id: str  # "c-<file stem>": the history remembers each excerpt file by it
+    excerpt: str
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "excerpt": self.excerpt, "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Passage:
+        return cls(id=str(data["id"]), excerpt=str(data.get("excerpt") or ""),
+                   note=data.get("note"))
+
+
+@dataclass(frozen=True)
 class Item:
-    """An item of an issue, as issue.json stores it (the PRODUCT.md contract)."""
+    """An item of an issue, as issue.json stores it (the PRODUCT.md contract): one article.
+    When the editor quoted it several times, `excerpts` holds each passage with its note and
+    `excerpt`/`note` hold them all, joined by blank lines (readers of the contract's fields
+    see every passage)."""
 
     id: str
     kind: Literal["curated", "feed"]
@@ -121,16 +143,26 @@ class Item:
     image: str | None = None
     image_alt: str | None = None
     tags: tuple[str, ...] = ()
+    excerpts: tuple[Passage, ...] = ()  # set only for an article with several excerpts
+
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        """What the templates show under the title, passage by passage."""
+        return self.excerpts or (Passage(self.id, self.excerpt, self.note),)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["tags"] = list(self.tags)
+        del data["excerpts"]
+        if self.excerpts:
+            data["excerpts"] = [p.to_json() for p in self.excerpts]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Item:
         known = {k: data.get(k) for k in cls.__dataclass_fields__}
         known["tags"] = tuple(data.get("tags") or ())
+        known["excerpts"] = tuple(Passage.from_json(p) for p in data.get("excerpts") or ())
         return cls(**known)
 
 

@@ -115,7 +115,7 @@ def auto_reply(original: bytes, sender: str, to: str) -> bytes:
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = "Out of Office: " + str(replied["Subject"] or "")
+    message["Subject"] = "Out of Office: " + " ".join(str(replied["Subject"] or "").split())
     message["Date"] = format_datetime(NOW)
     message["Message-ID"] = make_msgid("ooo", domain="mail.example.org")
     message["In-Reply-To"] = str(replied["Message-ID"])

@@ -140,7 +140,7 @@ def test_an_excerpt_that_spells_a_reader_placeholder_never_gets_a_readers_addres
     issue = sample_issue(7)
     section = issue.sections[0]
     merged = replace(section.items[0], excerpt="Write to %%EMAIL%% today",
-                     note="or %%UNSUBSCRIBE_URL%%")
+                     note="or %%UNSUBSCRIBE_URL%%", excerpts=())
     issue = replace(issue, sections=[replace(section, items=[merged, *section.items[1:]]),
                                      *issue.sections[1:]])
     rendered = render_issue(news.config(), issue)

@@ -174,7 +174,7 @@ def test_subject_and_preheader_name_each_article_once(tmp_path):
         _item("Product Manager vs. Product Owner", 7),
         _item("There are 3 levels to product work", 8), _item("A Layoff Guide", 9)]
     subject, preheader = subject_and_preheader(config, 12, items)
-    assert subject.endswith(f"#12: {journey}")
+    assert subject == f"{journey} · Issue #12"  # the headline leads ([newsletter] subject)
     # Several excerpts of the lead article: the preheader names the other articles, once
     # each, as many whole titles as fit in 110 characters, then how many more there are.
     assert journey not in preheader
@@ -193,6 +193,7 @@ def test_curated_excerpts_fill_at_most_max_items_the_rest_wait(tmp_path):
     from dataclasses import replace
 
     from pipeline.curation.excerpts import load_excerpts
+    from pipeline.issue.articles import group_by_article
     from pipeline.issue.assemble import assemble
 
     from .conftest import ROOT
@@ -200,14 +201,18 @@ def test_curated_excerpts_fill_at_most_max_items_the_rest_wait(tmp_path):
     news = make_newsletter(tmp_path / "news", max_items=4)
     config = news.config()
     excerpts = load_excerpts(ROOT / "curated", {s.id for s in config.sections})
-    assert len(excerpts) > 5
+    # max_items counts articles (headlines): all the excerpts of one article go in together.
+    articles = group_by_article(excerpts)
+    assert len(articles) > 4 and len(articles[0]) > 1
     # The last one in the editor's order is pinned to this week: it has no later issue.
     excerpts[-1] = replace(excerpts[-1], week="2026-W48")
     issue = assemble(config, "2026-W48", 1, NOW, excerpts, [], set())
-    ids = {item.id for item in issue.items}
-    assert len(ids) == 4
-    assert ids == {f"c-{e.slug}" for e in excerpts[:3]} | {f"c-{excerpts[-1].slug}"}
+    expected = [*articles[:3], articles[-1]]
+    assert {item.id for item in issue.items} == {f"c-{a[0].slug}" for a in expected}
+    assert {p.id for item in issue.items for p in item.passages} == \
+        {f"c-{e.slug}" for a in expected for e in a}
     # The next week's issue takes the ones that waited, in the editor's order.
-    later = assemble(config, "2026-W49", 2, NOW + timedelta(days=7), excerpts, [],
-                     {f"curated:{i.removeprefix('c-')}" for i in ids})
-    assert {item.id for item in later.items} == {f"c-{e.slug}" for e in excerpts[3:7]}
+    published = {f"curated:{p.id.removeprefix('c-')}" for item in issue.items
+                 for p in item.passages}
+    later = assemble(config, "2026-W49", 2, NOW + timedelta(days=7), excerpts, [], published)
+    assert {item.id for item in later.items} == {f"c-{a[0].slug}" for a in articles[3:-1]}

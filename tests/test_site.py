@@ -31,9 +31,10 @@ def test_static_archive_lists_every_sent_issue_and_the_feed_parses(tmp_path, cli
         news = server.news
         add_subscriber(news, "ada.private@example.com", "Ada Lovelace")
         _publish(cli, news)
-        # `digest run` wrote the site after its send; `digest site` adds the W48 issue sent
-        # by a bare `digest send`.
+        # Every complete send wrote the site: W48's by a bare `digest send`, W49's by the
+        # weekly job; `digest site` writes the same on demand.
         assert (news.issues / "2026-W49" / "index.html").is_file()
+        assert (news.issues / PINNED_WEEK / "index.html").is_file()
         result = cli("--config", str(news.config_path), "site")
         assert result.exit_code == 0, result.output
         index = (news.issues / "index.html").read_text(encoding="utf-8")

@@ -192,11 +192,15 @@ def test_persistent_4xx_fails_then_resend_failed(tmp_path):
         first = send(news)
         assert first.returncode == 1  # a failure is an unfinished job
         assert "5 sent, 1 failed" in first.stdout
+        retry_hint = f"`digest send --week {PINNED_WEEK} --resend-failed` retries them"
+        assert f"{PINNED_WEEK}: 1 message(s) failed now: {retry_hint}" in first.stdout
         assert ledger(news)["reader2@example.com"] == ("failed", 3, 451)
         assert h.attempts["reader2@example.com"] == 3  # max_attempts, then it stopped
 
-        plain = send(news)  # without --resend-failed a failed row waits
+        plain = send(news)  # without --resend-failed a failed row waits, and it says so
         assert "0 sent, 0 failed" in plain.stdout
+        assert (f"{PINNED_WEEK}: 1 message(s) failed earlier and were not retried: "
+                f"{retry_hint}") in plain.stdout
 
         handler.always_busy.clear()  # the relay recovered
         retry = send(news, "--resend-failed")

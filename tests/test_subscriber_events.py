@@ -71,6 +71,8 @@ def test_migration_gives_known_readers_their_history(tmp_path: Path):
     """A database of schema 4 (readers, no events) gets their confirmations and departures."""
     path = tmp_path / "digest.sqlite3"
     conn = sqlite3.connect(path)
+    conn.create_function("reader_ref", 1, reader_ref)  # migration 3 computes refs in SQL
+    conn.create_function("normalize_name", 1, lambda name: name)
     for script in migrations.MIGRATIONS[:4]:
         conn.executescript(script)
     conn.execute("PRAGMA user_version = 4")

@@ -5,6 +5,8 @@ From address, as before."""
 
 from __future__ import annotations
 
+from email import message_from_bytes, policy
+
 from pipeline.inbound import verify_verp
 from pipeline.tokens import reader_ref
 
@@ -36,7 +38,8 @@ connections = 1
     assert test_copy.exit_code == 0, test_copy.output
     envelopes = {}
     for sender, recipients, data in smtp_server.messages:
-        label = "test" if b"Subject: [TEST] " in data else recipients[0]
+        subject = str(message_from_bytes(data, policy=policy.default)["Subject"])
+        label = "test" if subject.startswith("[TEST] ") else recipients[0]
         envelopes[label] = sender
     envelopes["key"] = (news.root / "var" / "secret.key").read_text().strip()
     return envelopes

@@ -59,7 +59,7 @@ def send(app: AppContext, week: str | None, to_address: str | None, dry_run: boo
 def _send(state: State, week: str, to_address: str | None, dry_run: bool,
           resend_failed: bool, force_resend: bool) -> None:
     from ..delivery.transports import open_transport
-    from ..jobs.send import send, send_plan, send_test_copy
+    from ..jobs.send import failed_waiting, send, send_plan, send_test_copy
     from .progress import SendProgress
 
     if dry_run:
@@ -95,10 +95,23 @@ def _send(state: State, week: str, to_address: str | None, dry_run: bool,
         transport.close()
     echo(f"{week}: {summary.sent} sent, {summary.failed} failed, {summary.bounced} bounced, "
          f"{summary.remaining} remaining ({summary.already_sent} sent before)")
+    if not resend_failed:
+        _say_failed(week, summary.failed, failed_waiting(state, week))
     if summary.remaining and stop.is_set():
         echo("stopped by a signal after the messages in flight; `digest send` resumes")
     if summary.failed:
         raise SystemExit(1)
+
+
+def _say_failed(week: str, failed_now: int, waiting: int) -> None:
+    """After a plain send: the messages that failed (earlier, or in this run) and how to
+    retry them; a plain send never does."""
+    earlier = waiting - failed_now
+    retry = f"`digest send --week {week} --resend-failed` retries them"
+    if earlier > 0:
+        echo(f"{week}: {earlier} message(s) failed earlier and were not retried: {retry}")
+    if failed_now > 0:
+        echo(f"{week}: {failed_now} message(s) failed now: {retry}")
 
 
 @main.group()

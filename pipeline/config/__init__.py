@@ -13,9 +13,19 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from ..errors import ConfigError
+from .checks import (
+    address_problem,
+    env_names_problem,
+    feed_url_problem,
+    http_url_problem,
+    nonempty_problem,
+    postal_problem,
+    subject_problem,
+    timezone_problem,
+)
 from .desk import DeskConfig
 from .inbound import InboundConfig, return_path_problem
 from .schema import Problems, build_dataclass
@@ -33,58 +43,24 @@ def _meta(**kwargs: Any) -> dict[str, Any]:
     return kwargs
 
 
-def _timezone_problem(value: str) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return (f"{value!r} is not a known IANA time zone "
-                "(e.g. 'Europe/London', 'America/New_York', 'UTC')")
-    return None
-
-
-def _http_url_problem(value: str) -> str | None:
-    return None if re.match(r"^https?://[^\s/]+", value) else "must be an absolute http(s) URL"
-
-
-def _nonempty_problem(value: str) -> str | None:
-    return None if value.strip() else "must not be empty"
-
-
-def _feed_url_problem(value: str) -> str | None:
-    if not value.strip():
-        return "must not be empty; valid: an http(s) URL or a path relative to the config file"
-    if "://" in value and not value.startswith(("http://", "https://")):
-        return f"{value!r}: only http(s) URLs or local paths"
-    return None
-
-
-def _env_names_problem(names: tuple[str, ...]) -> str | None:
-    bad = [n for n in names if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", n)]
-    if bad:
-        return (f"{', '.join(map(repr, bad))}: not an environment variable name; valid: names "
-                'such as "DIGEST_SECRET_PREVIOUS" (the values stay in the environment)')
-    return None
-
-
-def _address_problem(value: str) -> str | None:
-    return None if "@" in value else "must contain an email address, e.g. 'Name <a@b.c>'"
-
-
 @dataclass(frozen=True)
 class NewsletterConfig:
-    name: str = field(metadata=_meta(check=_nonempty_problem))
-    from_address: str = field(metadata=_meta(key="from", check=_address_problem,
+    name: str = field(metadata=_meta(check=nonempty_problem))
+    from_address: str = field(metadata=_meta(key="from", check=address_problem,
                                              doc="sender, e.g. 'Name <a@b.c>'"))
-    base_url: str = field(metadata=_meta(check=_http_url_problem,
+    base_url: str = field(metadata=_meta(check=http_url_problem,
                                          doc="public https URL of the archive and web endpoints"))
     # Body text only (never a header): an address may span lines.
     postal_address: str = field(metadata=_meta(doc="physical postal address (CAN-SPAM)",
-                                               multiline=True))
+                                               multiline=True, check=postal_problem))
     reply_to: str | None = None
     editor: str | None = field(default=None, metadata=_meta(doc="gets the run reports"))
-    timezone: str = field(default="UTC", metadata=_meta(check=_timezone_problem))
+    timezone: str = field(default="UTC", metadata=_meta(check=timezone_problem))
     lang: str = "en"
     tagline: str = ""
+    subject: str = field(default="{headline} · Issue #{number}", metadata=_meta(
+        check=subject_problem, doc="the subject line: {headline} (the lead article), "
+        "{number}, {name}, {date}, {count} (articles)"))
     why_you_get_this: str = field(
         default="You are receiving this because you subscribed to our newsletter.",
         metadata=_meta(multiline=True))
@@ -122,15 +98,19 @@ class IssueConfig:
     subject_prefix: str = ""
     learn_from_clicks: bool = field(default=False, metadata=_meta(
         doc="rank feed items by their source's human click-through too (stats/rates.py)"))
+    min_score: float = field(default=0.0, metadata=_meta(min=0, doc=(
+        "a feed item's relevance to its section below this counts as no match")))
 
 
 @dataclass(frozen=True)
 class SectionConfig:
     id: str = field(metadata=_meta(pattern=r"^[a-z0-9][a-z0-9-]*$", valid=(
         "lower-case letters, digits and hyphens, e.g. 'breaking-in'")))
-    title: str = field(metadata=_meta(check=_nonempty_problem))
+    title: str = field(metadata=_meta(check=nonempty_problem))
     keywords: tuple[str, ...] = field(default=(), metadata=_meta(
         doc='matched on word boundaries; "keyword^2" counts twice'))
+    exclude: tuple[str, ...] = field(default=(), metadata=_meta(
+        doc="a feed item with one of these words or phrases never goes into this section"))
     weight: float = 1.0
 
     @property
@@ -148,8 +128,8 @@ class SectionConfig:
 
 @dataclass(frozen=True)
 class FeedConfig:
-    name: str = field(metadata=_meta(check=_nonempty_problem))
-    url: str = field(metadata=_meta(check=_feed_url_problem,
+    name: str = field(metadata=_meta(check=nonempty_problem))
+    url: str = field(metadata=_meta(check=feed_url_problem,
                                     doc="an http(s) URL or a path relative to the config file"))
     weight: float = 1.0
     enabled: bool = True
@@ -263,7 +243,7 @@ class WebConfig:
         doc="proxies trusted for X-Forwarded-For (comma-separated IPs, '*' for any)"))
     max_body_bytes: int = field(default=16384, metadata=_meta(min=1024))
     previous_secrets_env: tuple[str, ...] = field(default=(), metadata=_meta(
-        check=_env_names_problem,
+        check=env_names_problem,
         doc="environment variables holding retired signing keys: their links still work"))
 
 
@@ -356,6 +336,10 @@ def _validate(config: Config, problems: Problems) -> None:
                 problems.add(f"sections[{i}].keywords[{j}]",
                              f"{keyword!r} is not valid; expected a word or phrase, optionally"
                              ' with a weight: "salary" or "salary^2"')
+        for j, word in enumerate(section.exclude):
+            if not word.strip():
+                problems.add(f"sections[{i}].exclude[{j}]",
+                             "must not be empty; expected a word or phrase, e.g. \"browser\"")
     names: set[str] = set()
     for i, feed in enumerate(config.feeds):
         if feed.name in names:

@@ -1,6 +1,8 @@
 """`digest curate add URL`: a new excerpt file in the curated folder, in the format of
 curated/README.md. Without --title the page is fetched and its meta tags supply the title,
-description (quoted when there is no --quote), image, site name, author and date."""
+description (quoted when there is no --quote), image, site name, author and date, and the URL
+the excerpt keeps: the page's canonical link (`<link rel="canonical">`, `og:url`) when it has
+one."""
 
 from __future__ import annotations
 
@@ -56,7 +58,9 @@ def add_excerpt(config: Config, url: str, *, title: str | None = None, quote: st
         raise UsageError(f"section {section!r} is not configured",
                          hint=f"valid: {', '.join(section_ids)}")
     return write_excerpt(
-        config.curated_dir, set(section_ids), title=title, url=strip_tracking(url),
+        config.curated_dir, set(section_ids), title=title,
+        # The page's own canonical URL: the article's identity, whatever link the editor had.
+        url=strip_tracking((meta.canonical if meta else None) or url),
         source=(meta.site_name if meta else None) or host, section=section, quote=body,
         added=now, author=meta.author if meta else None,
         published=meta.published.date() if meta and meta.published else None, note=note,

@@ -24,7 +24,7 @@ from ..weeks import parse_week
 FENCE = "+++"
 REQUIRED = ("title", "url", "source", "section", "added")
 KNOWN = {"title", "url", "source", "author", "published", "section", "note", "tags", "added",
-         "order", "week", "image", "image_alt"}
+         "order", "week", "image", "image_alt", "primary"}
 
 _markdown = MarkdownIt("commonmark", {"html": False})
 
@@ -147,6 +147,8 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
     order = meta.get("order")
     if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
         problems.append(f"{path}:{key_line('order')}: order must be an integer")
+    if not isinstance(meta.get("primary", False), bool):
+        problems.append(f"{path}:{key_line('primary')}: primary must be true or false")
     body = "\n".join(lines[end + 1:]).strip()
     if not body:
         problems.append(f"{path}:{end + 2}: the excerpt (the text after the front matter) is empty")
@@ -171,6 +173,7 @@ def parse_excerpt(path: Path, section_ids: set[str] | None = None) -> CuratedExc
         week=meta.get("week"),
         image=image,
         image_alt=_cleaned(meta.get("image_alt")),
+        primary=meta.get("primary", False),
     )
 
 

@@ -26,12 +26,14 @@ class PageMeta:
     site_name: str | None = None
     author: str | None = None
     published: datetime | None = None
+    canonical: str | None = None  # the page's own name for itself (rel=canonical, og:url)
 
 
 class _HeadParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.meta: dict[str, str] = {}
+        self.canonical: str | None = None
         self.title_parts: list[str] = []
         self.in_title = False
         self.done = False
@@ -46,6 +48,8 @@ class _HeadParser(HTMLParser):
             content = values.get("content", "").strip()
             if key and content and key not in self.meta:
                 self.meta[key] = content
+        elif tag == "link" and "canonical" in values.get("rel", "").lower().split():
+            self.canonical = self.canonical or values.get("href", "").strip() or None
         elif tag == "title":
             self.in_title = True
         elif tag == "body":
@@ -91,6 +95,7 @@ def parse_head(html_text: str, url: str) -> PageMeta:
             published = None
     return PageMeta(
         url=url,
+        canonical=_canonical(url, parser.canonical or first("og:url")),
         title=_text(first("og:title", "twitter:title") or "".join(parser.title_parts), 200),
         description=_text(first("og:description", "description", "twitter:description"), 600),
         image=image if is_https_url(image) else None,
@@ -98,6 +103,21 @@ def parse_head(html_text: str, url: str) -> PageMeta:
         author=_text(first("author", "article:author", "twitter:creator"), 120),
         published=published,
     )
+
+
+def _canonical(url: str, named: str | None) -> str | None:
+    """The canonical URL a page names, absolute; None when it names none that can be used:
+    not http(s), or a site's home page named by an article (a common misconfiguration)."""
+    if not named:
+        return None
+    canonical = urljoin(url, named)
+    parts = urlsplit(canonical)
+    if parts.scheme not in ("http", "https") or not parts.hostname \
+            or any(c.isspace() for c in canonical):
+        return None
+    if parts.path.strip("/") == "" and not parts.query and urlsplit(url).path.strip("/"):
+        return None
+    return canonical
 
 
 _META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w-]+)", re.I)

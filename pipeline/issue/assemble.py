@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from ..config import UNMATCHED_SECTION_ID, Config, SectionConfig
@@ -22,9 +22,11 @@ from ..identity import (
 )
 from ..models import CuratedExcerpt, Entry, Issue, Item, Section
 from ..weeks import week_day
+from .articles import curated_items, group_by_article
 
 ALSO_ID = UNMATCHED_SECTION_ID
 SUBJECT_MAX = 78  # keeps the subject whole on most phone inbox lists
+HEADLINE_MIN = 20  # a headline clipped shorter than this says nothing
 PREHEADER_MIN = 40  # check.py warns outside 40-110
 PREHEADER_MAX = 110
 
@@ -61,35 +63,49 @@ RECENCY_WEIGHT = 0.5
 UNDATED_RECENCY = 0.5  # an entry dated by when we first saw it may be older than that
 
 
+def _keyword_regex(keywords: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex for lower-cased keywords (whitespace folded): longest first, on word
+    boundaries. Matched against lower-cased text: re.IGNORECASE would make the search ~8×
+    slower. A word-boundary start (\\b) keeps the engine's first-character skip that (?<!\\w)
+    loses."""
+    keys = sorted(set(keywords), key=lambda k: (-len(k), k))
+    if not keys:
+        return None
+    body = "|".join((r"\b" if re.match(r"\w", k) else r"(?<!\w)")
+                    + r"\s+".join(re.escape(w) for w in k.split()) for k in keys)
+    return re.compile(rf"(?:{body})(?!\w)")
+
+
 @functools.lru_cache(maxsize=16)
 def _matcher(sections: tuple[SectionConfig, ...]
              ) -> tuple[re.Pattern[str] | None, dict[str, list[tuple[int, float]]]]:
-    """One regex for every keyword of every section (longest first, on word boundaries) and
-    what each match means: [(section index, weight)]."""
+    """One regex for every keyword of every section and what each match means:
+    [(section index, weight)]."""
     meaning: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for index, section in enumerate(sections):
         for keyword, weight in section.weighted_keywords:
             meaning[" ".join(keyword.lower().split())].append((index, weight))
-    if not meaning:
-        return None, {}
-    # Matched against lower-cased text: re.IGNORECASE would make the search ~8× slower. A
-    # word-boundary start (\b) keeps the engine's first-character skip that (?<!\w) loses.
-    body = "|".join((r"\b" if re.match(r"\w", k) else r"(?<!\w)")
-                    + r"\s+".join(re.escape(w) for w in k.split())
-                    for k in sorted(meaning, key=lambda k: (-len(k), k)))
-    return re.compile(rf"(?:{body})(?!\w)"), dict(meaning)
+    return _keyword_regex(meaning), dict(meaning)
+
+
+@functools.lru_cache(maxsize=16)
+def _excluders(sections: tuple[SectionConfig, ...]) -> tuple[re.Pattern[str] | None, ...]:
+    """Per section, one regex for its `exclude` words (None: it excludes nothing)."""
+    return tuple(_keyword_regex(" ".join(w.lower().split()) for w in s.exclude if w.strip())
+                 for s in sections)
 
 
 def classify(entry: Entry, sections: tuple[SectionConfig, ...]) -> tuple[str | None, float]:
     """The best-matching section and its relevance: section keywords (with their weights)
     matched on word boundaries in the title (counting TITLE_HIT times), the text and the tags,
-    times the section's weight. (None, 0.0) when nothing matches; ties go to the earlier
-    section."""
+    times the section's weight. A section one of whose `exclude` words the entry has is not a
+    match. (None, 0.0) when nothing matches; ties go to the earlier section."""
     pattern, meaning = _matcher(sections)
     if pattern is None:
         return None, 0.0
+    title = entry.title.lower()
     scores = [0.0] * len(sections)
-    for found in {" ".join(m.split()) for m in pattern.findall(entry.title.lower())}:
+    for found in {" ".join(m.split()) for m in pattern.findall(title)}:
         for index, weight in meaning[found]:
             scores[index] += TITLE_HIT * weight
     body = " ".join((entry.text or entry.excerpt, *entry.tags)).lower()
@@ -100,9 +116,10 @@ def classify(entry: Entry, sections: tuple[SectionConfig, ...]) -> tuple[str | N
         for index, weight in meaning[found]:
             scores[index] += min(count, TEXT_HITS_MAX) * weight
     best: tuple[str | None, float] = (None, 0.0)
-    for section, score in zip(sections, scores, strict=True):
+    for section, score, excluder in zip(sections, scores, _excluders(sections), strict=True):
         score *= section.weight
-        if score > best[1]:
+        if score > best[1] and not (excluder and (excluder.search(title)
+                                                  or excluder.search(body))):
             best = (section.id, score)
     return best
 
@@ -145,17 +162,20 @@ def curated_for_week(excerpts: list[CuratedExcerpt], week: str, now: datetime,
 
 
 def cap_curated(queue: list[CuratedExcerpt], max_items: int) -> list[CuratedExcerpt]:
-    """At most `max_items` excerpts, the first in the editor's order: the rest wait for the next
-    issue. An excerpt pinned to this week has no next issue, so it always goes in."""
-    room = max_items - sum(1 for e in queue if e.week is not None)
+    """The excerpts of at most `max_items` articles (one headline each, articles.py), the first
+    in the editor's order: the rest wait for the next issue. An article with an excerpt pinned
+    to this week has no next issue, so it always goes in."""
+    articles = group_by_article(queue)
+    pinned = [any(e.week is not None for e in article) for article in articles]
+    room = max_items - sum(pinned)
     chosen = []
-    for excerpt in queue:
-        if excerpt.week is None:
+    for article, is_pinned in zip(articles, pinned, strict=True):
+        if not is_pinned:
             if room <= 0:
                 continue
             room -= 1
-        chosen.append(excerpt)
-    return chosen
+        chosen += article
+    return sorted(chosen, key=lambda e: e.sort_key)
 
 
 def click_factor(weight: float) -> float:
@@ -199,6 +219,8 @@ def rank_entries(config: Config, entries: list[Entry], now: datetime,
         if not in_window(entry, now, lookback):
             continue
         section_id, relevance = classify(entry, config.sections)
+        if relevance < config.issue.min_score:  # a weak match is no match
+            section_id, relevance = None, 0.0
         unmatched = section_id is None and config.issue.unmatched == "drop"
         if unmatched and not explain:
             continue
@@ -258,15 +280,6 @@ def _guid_key(entry: Entry) -> str:
     return entry.guid if is_global_guid(entry.guid) else f"{entry.feed_name}\x1f{entry.guid}"
 
 
-def _curated_item(excerpt: CuratedExcerpt) -> Item:
-    return Item(
-        id=f"c-{excerpt.slug}", kind="curated", title=excerpt.title, url=excerpt.url,
-        source=excerpt.source, author=excerpt.author,
-        published=excerpt.published.isoformat() if excerpt.published else None,
-        excerpt=excerpt.excerpt, note=excerpt.note, image=excerpt.image,
-        image_alt=excerpt.image_alt, tags=excerpt.tags)
-
-
 def _feed_item(candidate: Candidate) -> Item:
     entry = candidate.entry
     return Item(
@@ -287,14 +300,15 @@ def _distinct_titles(items: list[Item]) -> list[str]:
     return list(titles.values())
 
 
-def subject_and_preheader(config: Config, number: int, items: list[Item]) -> tuple[str, str]:
-    """The subject names the lead article; the preheader (PREHEADER_MIN to PREHEADER_MAX
-    characters, what inbox lists show after the subject) the next ones, as many whole titles as
-    fit, then how many more articles there are."""
+def subject_and_preheader(config: Config, number: int, items: list[Item],
+                          day: date | None = None) -> tuple[str, str]:
+    """The subject ([newsletter] subject: the lead article first, by default); the preheader
+    (PREHEADER_MIN to PREHEADER_MAX characters, what inbox lists show after the subject) the
+    next ones, as many whole titles as fit, then how many more articles there are."""
     name = config.newsletter.name
     titles = _distinct_titles(items)
     lead = titles[0] if titles else "This week in product careers"
-    subject = clip(f"{config.issue.subject_prefix}{name} #{number}: {lead}", SUBJECT_MAX)
+    subject = _subject(config, lead, number, day, len(titles))
     others = titles[1:]
     preheader = ""
     for count in range(1, min(3, len(others)) + 1):
@@ -314,6 +328,17 @@ def subject_and_preheader(config: Config, number: int, items: list[Item]) -> tup
     return subject, clip(preheader, PREHEADER_MAX)
 
 
+def _subject(config: Config, headline: str, number: int, day: date | None, count: int) -> str:
+    """[newsletter] subject filled in. Only the headline is clipped, so the whole subject fits
+    SUBJECT_MAX when the template leaves it room: what the template itself says is never cut
+    (and a template too long for any inbox still fails `long-subject`)."""
+    values = {"number": number, "name": config.newsletter.name, "count": count,
+              "date": f"{day.day} {day:%B %Y}" if day else ""}
+    template, prefix = config.newsletter.subject, config.issue.subject_prefix
+    room = SUBJECT_MAX - len(prefix) - len(template.format(headline="", **values))
+    return prefix + template.format(headline=clip(headline, max(HEADLINE_MIN, room)), **values)
+
+
 def select_curated(config: Config, week: str, now: datetime, excerpts: list[CuratedExcerpt],
                    published_keys: set[str], dropped: frozenset[str] = frozenset()
                    ) -> list[CuratedExcerpt]:
@@ -330,7 +355,8 @@ def rank_for_issue(config: Config, now: datetime, curated: list[CuratedExcerpt],
     """The feed entries ranked for the slots the excerpts leave (rank_entries)."""
     return rank_entries(config, entries, now, published_keys,
                         {canonical_url(e.url) for e in curated},
-                        max(0, config.issue.max_items - len(curated)),
+                        # one slot per article (headline), whatever its excerpts
+                        max(0, config.issue.max_items - len(group_by_article(curated))),
                         [e.title for e in curated], dropped, explain, source_weights)
 
 
@@ -343,13 +369,14 @@ def assemble(config: Config, week: str, number: int, now: datetime,
     `source_weights` (learn_from_clicks): source name → weight, 1.0 = average; an input like
     the others, so the same state always assembles the same issue."""
     curated = select_curated(config, week, now, excerpts, published_keys, dropped)
+    articles = curated_items(curated)
     chosen = [r.candidate for r in rank_for_issue(config, now, curated, entries, published_keys,
                                                   dropped, source_weights=source_weights)
               if r.verdict is Verdict.CHOSEN]
 
     by_section: dict[str, list[Item]] = defaultdict(list)
-    for excerpt in curated:
-        by_section[excerpt.section].append(_curated_item(excerpt))
+    for section_id, item in articles:
+        by_section[section_id].append(item)
     for candidate in chosen:
         by_section[candidate.section_id or ALSO_ID].append(_feed_item(candidate))
 
@@ -358,6 +385,7 @@ def assemble(config: Config, week: str, number: int, now: datetime,
     sections = tuple(Section(sid, title, tuple(by_section[sid]))
                      for sid, title in section_titles if by_section.get(sid))
     items = [item for section in sections for item in section.items]
-    subject, preheader = subject_and_preheader(config, number, items)
-    return Issue(id=week, number=number, date=week_day(week, config.schedule.weekday),
+    day = week_day(week, config.schedule.weekday)
+    subject, preheader = subject_and_preheader(config, number, items, day)
+    return Issue(id=week, number=number, date=day,
                  subject=subject, preheader=preheader, sections=sections, intro=intro)

@@ -22,6 +22,7 @@ from ..htmltext import defuse_tokens
 from ..models import Issue, RenderedIssue
 from ..safetext import xml_safe
 from ..tracking import CLICK_PLACEHOLDER, ClickLinker
+from .articles import merge_repeats
 from .links import outbound_linker
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -203,6 +204,7 @@ def render_issue(config: Config, issue: Issue,
                  clicks: ClickLinker | None = None) -> RenderedIssue:
     """The issue compiled once, per-reader values as TOKENS. With `clicks` (links.click_links)
     the version readers get when clicks are tracked; without, the public one (archive)."""
+    issue = merge_repeats(issue)  # an issue.json from before one headline per article
     env = environment(config)
     values = context(config, issue, clicks)  # one context for both parts
     mjml_source = render_mjml(config, issue, env, values)

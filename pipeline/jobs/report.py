@@ -200,7 +200,9 @@ def summary_text(config: Config, report: RunReport) -> str:
                  f" {len(report.feeds_stale)} stale")
     for feed in report.feeds:
         if feed.status in ("failed", "gone", "stale"):
-            lines.append(f"  {feed.status}: {feed.name}: {feed.error or ''}".rstrip())
+            # A stale feed has no error, its reason is the note ("no new item since …").
+            reason = feed.error or feed.note
+            lines.append(f"  {feed.status}: {feed.name}" + (f": {reason}" if reason else ""))
     for error in report.check.errors:
         lines.append(f"Check error: {error}")
     for warning in report.check.warnings:

@@ -3,16 +3,19 @@ test copy, or the plan of a dry run. Where delivery meets the state and the arch
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from ..archive.site import write_site
 from ..config import Config
 from ..config.inbound import verp_template
 from ..delivery.batch import RetryPolicy, deliver_one
 from ..delivery.loop import SendSummary, send_issue
 from ..delivery.pool import open_pool
 from ..delivery.transports.base import Transport
-from ..errors import CheckFailed, DeliveryError, UsageError
+from ..errors import CheckFailed, DeliveryError, PipelineError, UsageError
 from ..inbound.verp import return_path, sign_verp
 from ..mail.check import check_rendered
 from ..mail.compose import Composer, make_composer
@@ -24,6 +27,8 @@ from ..state.handle import State
 from ..state.statuses import IssueStatus
 from . import guard
 from .build import load_rendered
+
+log = logging.getLogger("pipeline.send")
 
 
 def retry_policy(config: Config) -> RetryPolicy:
@@ -109,11 +114,24 @@ def send(state: State, week: str, transport: Transport, resend_failed: bool = Fa
             if complete:
                 issues.mark_sent(state.db, week)
                 clicks.drop_key(state.db, week)  # no click of the week can be tied to a reader
+                refresh_site(state)
             return summary
         finally:
             record.end(complete)
     finally:
         pool.close()
+
+
+def refresh_site(state: State) -> list[Path]:
+    """The static archive once a week is sent (whatever sent it: `digest send`, `run`,
+    `schedule`): its page, the index and the feed, so the email's "view online" link works on
+    a static host at once. The send is done either way: a failure here is logged, and
+    `digest site` writes the archive again."""
+    try:
+        return write_site(state.config, state.key, issues.sent(state.db))
+    except PipelineError as exc:
+        log.warning("the static archive was not refreshed: %s (run `digest site`)", exc.message)
+        return []
 
 
 def send_test_copy(state: State, week: str, address: str, transport: Transport) -> Outcome:
@@ -138,6 +156,13 @@ def send_plan(state: State, week: str, resend_failed: bool = False,
     guard.check(state, week, force_resend)
     count, first = ledger.plan(state.db, week, resend_failed, sample)
     return rendered.issue.subject, count, first
+
+
+def failed_waiting(state: State, week: str) -> int:
+    """Messages of the week that failed after every try, to readers still active: a plain
+    `digest send` leaves them alone, `--resend-failed` retries them."""
+    return (ledger.count_pending(state.db, week, resend_failed=True)
+            - ledger.count_pending(state.db, week))
 
 
 def ledger_summary(state: State, week: str) -> SendSummary:

@@ -17,7 +17,6 @@ from pathlib import Path
 from threading import Event
 
 from ..archive import files as archive
-from ..archive.site import write_site
 from ..config import Config
 from ..delivery.loop import SendSummary
 from ..delivery.transports import open_transport
@@ -178,10 +177,9 @@ def run_job(state: State, week: str, dry_run: bool = False,
         summary, seconds = _send(state, week, result, should_stop, force_resend, notify)
         timings["send"] = seconds
         # Rows left (a stop signal) or failed: not done; the next run resumes without resending.
+        # A complete send refreshed the static archive (jobs/send.py).
         status = (RunStatus.SENT if summary.failed == 0 and summary.remaining == 0
                   else RunStatus.PARTIAL)
-        if status == RunStatus.SENT:  # the static archive (index.html, feed.xml) lists it now
-            write_site(config, state.key, issues.sent(state.db))
         if summary.remaining and should_stop is not None and should_stop():
             message = (f"stopped by a signal with {summary.remaining} message(s) left;"
                        " the next run resumes without resending")

@@ -8,6 +8,7 @@ short reason code (`missing-unsubscribe: …`) so tests, scripts and people can 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -18,6 +19,7 @@ from ..issue.links import click_links, extract, is_own, outbound_linker, probe_a
 from ..models import Issue, RenderedIssue, Subscriber
 from ..tracking import CLICK_PLACEHOLDER
 from .compose import build_message, reader_links
+from .visible import says, visible_text, words
 
 # Gmail clips a message at about 102 KB of encoded source; stay well below.
 MAX_ENCODED_BYTES = 95_000
@@ -89,6 +91,62 @@ def _length_checks(name: str, value: str, maximum: int) -> list[str]:
     return []
 
 
+def _reader_sees(config: Config, issue: Issue, shown: str, text: str) -> list[str]:
+    """The postal address in both parts (CAN-SPAM), and a preheader kept for the inbox list:
+    `shown` and `text` are the words (visible.words) of the HTML part as displayed and of the
+    text part."""
+    errors = []
+    for part, said in (("HTML part", shown), ("text part", text)):
+        if not says(said, config.newsletter.postal_address):
+            errors.append(f"missing-postal-address: the {part} does not show [newsletter] "
+                          "postal_address (CAN-SPAM: every issue carries the sender's postal "
+                          "address)")
+    if words(issue.preheader) and says(shown, issue.preheader):
+        errors.append("visible-preheader: the preheader shows in the HTML part; hide it as "
+                      "the bundled template does (display:none;max-height:0px;overflow:hidden;"
+                      "mso-hide:all on its element)")
+    return errors
+
+
+def _parity(config: Config, issue: Issue, links: list[str], shown: str, text: str,
+            tracked: Callable[[str], str] | None = None) -> list[str]:
+    """Text/HTML parity, item by item: each item linked in the HTML part; its title, URL and
+    every excerpt and note in the text part; every excerpt and note shown in the HTML part.
+    A tracked issue (`tracked`: links.click_links) links /c/<link part>.<reader's value>."""
+    errors = []
+    link = outbound_linker(config, issue.id, issue.number)
+    text_norm, text_words = _norm(text), words(text)
+    for item in issue.items:
+        url = link(item.url)
+        if tracked is not None:
+            prefix = tracked(item.url).removesuffix(CLICK_PLACEHOLDER)
+            url = next((h for h in links if h.startswith(prefix)), prefix)
+        if url not in links:
+            errors.append(f"missing-item: item {item.title!r} ({url}) is not linked in the "
+                          "HTML part")
+            continue
+        passages = [(what, value) for p in item.passages
+                    for what, value in (("excerpt", p.excerpt), ("editor's note", p.note))
+                    if value and words(value)]
+        missing = [what for what, ok in (("title", _norm(item.title) in text_norm),
+                                         ("URL", url in text)) if not ok]
+        missing += [f"{what} {_snippet(value)}" for what, value in passages
+                    if not says(text_words, value)]
+        if missing:
+            errors.append(f"text-parity: item {item.title!r} is in the HTML but its "
+                          f"{' and '.join(missing)} missing from the text part")
+        unseen = [f"{what} {_snippet(value)}" for what, value in passages
+                  if not says(shown, value)]
+        if unseen:
+            errors.append(f"missing-item: item {item.title!r}: its {' and '.join(unseen)} "
+                          "not shown in the HTML part")
+    return errors
+
+
+def _snippet(value: str) -> str:
+    return repr(" ".join(value.split()[:6]) + ("…" if len(value.split()) > 6 else ""))
+
+
 def check_rendered(config: Config, rendered: RenderedIssue, key: bytes,
                    links: bool = False) -> CheckReport:
     """Every check of a rendered issue; with `links`, also request every outbound link."""
@@ -120,8 +178,9 @@ def check_rendered(config: Config, rendered: RenderedIssue, key: bytes,
         parts = urlsplit(src.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
             errors.append(f"bad-link: image source {src!r} is relative or not http(s)")
-        if alt is None or not alt.strip():
-            errors.append(f"image-alt: image {src!r} has no alt text")
+        if alt is None:  # alt="" is right for a decorative image: screen readers skip it
+            errors.append(f"image-alt: image {src!r} has no alt attribute (describe it, or "
+                          'alt="" when it is decorative)')
 
     # Leftover placeholders, wherever a reader could see them.
     attributes = " ".join(facts_html.links + [f"{s} {a or ''}" for s, a in facts_html.images])
@@ -154,24 +213,10 @@ def check_rendered(config: Config, rendered: RenderedIssue, key: bytes,
         warnings.append(f"preheader-length: the preheader is {pre_len} characters "
                         f"(best between {PREHEADER_GOOD[0]} and {PREHEADER_GOOD[1]})")
 
-    # Text/HTML parity, item by item. A tracked issue links /c/<link part>.<reader's value>.
-    link = outbound_linker(config, issue.id, issue.number)
     tracked = click_links(config, issue, key) if rendered.tracked else None
-    text_norm = _norm(text)
-    for item in issue.items:
-        url = link(item.url)
-        if tracked is not None:
-            prefix = tracked(item.url).removesuffix(CLICK_PLACEHOLDER)
-            url = next((h for h in facts_html.links if h.startswith(prefix)), prefix)
-        if url not in facts_html.links:
-            errors.append(f"missing-item: item {item.title!r} ({url}) is not linked in the "
-                          "HTML part")
-            continue
-        missing = [what for what, ok in (("title", _norm(item.title) in text_norm),
-                                         ("URL", url in text)) if not ok]
-        if missing:
-            errors.append(f"text-parity: item {item.title!r} is in the HTML but its "
-                          f"{' and '.join(missing)} missing from the text part")
+    shown = words(visible_text(html))
+    errors += _reader_sees(config, issue, shown, words(text))
+    errors += _parity(config, issue, facts_html.links, shown, text, tracked)
 
     size = len(message.data)
     if size > MAX_ENCODED_BYTES:

@@ -17,9 +17,10 @@ def item_keys(item: Item, guid: str | None = None) -> list[str]:
     """The keys one published item is remembered by (as issues.record_built stores them)."""
     keys = history_keys(item.url, guid, item.title)
     if item.kind == "curated":
-        # An excerpt is identified by its file: the editor may quote one article many times.
-        # Its URL and title keep a feed's copy of the article out of later issues.
-        return [f"curated:{item.id.removeprefix('c-')}", *keys]
+        # An excerpt is identified by its file: the editor may quote one article many times
+        # (one item, a passage per file). Its URL and title keep a feed's copy of the article
+        # out of later issues.
+        return [*(f"curated:{p.id.removeprefix('c-')}" for p in item.passages), *keys]
     return keys
 
 

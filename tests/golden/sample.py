@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from pipeline.models import Issue, Item, Section
+from pipeline.models import Issue, Item, Passage, Section
 
 WEEK = "2026-W48"
 
@@ -26,16 +26,27 @@ _EXCERPT = ("Most candidates spend their preparation on frameworks, and the inte
             "which problem you refuse to solve, and how you would know you were wrong.")
 
 
-def _curated(n: int, note: str | None) -> Item:
-    return Item(
-        id=f"c-kao-{n}", kind="curated",
-        title="Breaking into product: an interview with Clement Kao",
-        url=_INTERVIEW, source="Product Manager HQ", author="Clement Kao",
-        published="2026-11-18T09:00:00+00:00",
+def _passage(n: int, note: str | None) -> Passage:
+    return Passage(
+        id=f"c-kao-{n}",
         excerpt=(f"Passage {n}: treat your career like a product. Find the users you serve, "
                  "the problems you can solve for them, and ship small proofs.\n\n"
                  "Nobody asks you to show up; you show up anyway, and you write it down."),
         note=note)
+
+
+def _interview(passages: list[Passage]) -> Item:
+    """One article quoted several times: one item, a passage per excerpt (as assemble makes
+    it); `excerpt` and `note` join them."""
+    notes = [p.note for p in passages if p.note]
+    return Item(
+        id=passages[0].id, kind="curated",
+        title="Breaking into product: an interview with Clement Kao",
+        url=_INTERVIEW, source="Product Manager HQ", author="Clement Kao",
+        published="2026-11-18T09:00:00+00:00",
+        excerpt="\n\n".join(p.excerpt for p in passages),
+        note="\n\n".join(notes) if notes else None,
+        excerpts=tuple(passages) if len(passages) > 1 else ())
 
 
 def _feed(n: int) -> Item:
@@ -50,12 +61,13 @@ def _feed(n: int) -> Item:
 
 
 def sample_issue(items: int = 12) -> Issue:
-    """An issue with `items` items: three curated excerpts of one interview (they share a
-    title), then feed items, spread over three sections; an intro; images with and without
+    """An issue of `items` entries: three passages of one interview (one article, one
+    headline), then feed items, spread over three sections; an intro; images with and without
     their own alt text."""
-    curated = [_curated(1, "The best answer to 'how do I start?' I have read this year."),
-               _curated(2, None), _curated(3, "Read this one twice.")][:items]
-    feed = [_feed(n) for n in range(max(0, items - len(curated)))]
+    passages = [_passage(1, "The best answer to 'how do I start?' I have read this year."),
+                _passage(2, None), _passage(3, "Read this one twice.")][:items]
+    curated = [_interview(passages)] if passages else []
+    feed = [_feed(n) for n in range(max(0, items - len(passages)))]
     half = len(feed) // 2
     sections = [Section("breaking-in", "Breaking into product", tuple(curated)),
                 Section("craft", "The craft", tuple(feed[:half])),
@@ -72,6 +84,8 @@ def sample_issue(items: int = 12) -> Issue:
 def with_items(issue: Issue, **changes) -> Issue:
     """The issue with its first item changed (for crafted bad cases)."""
     first = issue.sections[0]
+    if {"excerpt", "note"} & changes.keys():  # the changed text is the item's one passage
+        changes.setdefault("excerpts", ())
     item = replace(first.items[0], **changes)
     return replace(issue, sections=(replace(first, items=(item, *first.items[1:])),
                                     *issue.sections[1:]))

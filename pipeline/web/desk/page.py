@@ -43,13 +43,18 @@ def _issue_sections(week_review: WeekReview) -> list[dict[str, Any]]:
     sections = []
     for section in week_review.issue.sections:
         items = []
-        curated = [i for i in section.items if i.kind == "curated"]
-        for item in section.items:
-            excerpt = by_slug.get(item.id.removeprefix("c-")) if item.kind == "curated" else None
-            position = curated.index(item) if excerpt is not None else -1
+        # A card per excerpt file: an article quoted several times is one item of the issue
+        # with a passage per file, and each file has its own note and order.
+        cards = [(item, passage) for item in section.items
+                 for passage in (item.passages if item.kind == "curated" else (None,))]
+        curated = [passage.id for _, passage in cards if passage is not None]
+        for item, passage in cards:
+            excerpt = by_slug.get(passage.id.removeprefix("c-")) if passage else None
+            position = curated.index(passage.id) if excerpt is not None and passage else -1
             items.append({
                 "kind": item.kind, "title": item.title, "href": _http(item.url),
-                "source": item.source, "note": item.note or "", "excerpt": item.excerpt,
+                "source": item.source, "note": (passage.note if passage else item.note) or "",
+                "excerpt": passage.excerpt if passage else item.excerpt,
                 # An excerpt is named by its file (one article may be quoted twice).
                 "item": excerpt.slug if excerpt is not None else short_id(item.url),
                 "anchor": short_id(item.url), "file": excerpt.path.name if excerpt else None,
