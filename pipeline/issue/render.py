@@ -174,21 +174,21 @@ def context(config: Config, issue: Issue, clicks: ClickLinker | None = None) -> 
 
 def render_mjml(config: Config, issue: Issue, env: jinja2.Environment | None = None,
                 values: dict[str, Any] | None = None) -> str:
-    env = env or environment(config)
-    try:
-        return env.get_template("email.mjml.j2").render(values or context(config, issue))
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"template email.mjml.j2: {exc}",
-                          hint="check your templates folder's override") from exc
+    return _render("email.mjml.j2", config, issue, env, values)
 
 
 def render_text(config: Config, issue: Issue, env: jinja2.Environment | None = None,
                 values: dict[str, Any] | None = None) -> str:
+    return _render("email.txt.j2", config, issue, env, values)
+
+
+def _render(name: str, config: Config, issue: Issue, env: jinja2.Environment | None,
+            values: dict[str, Any] | None) -> str:
     env = env or environment(config)
     try:
-        return env.get_template("email.txt.j2").render(values or context(config, issue))
+        return env.get_template(name).render(values or context(config, issue))
     except jinja2.TemplateError as exc:
-        raise RenderError(f"template email.txt.j2: {exc}",
+        raise RenderError(f"template {name}: {exc}",
                           hint="check your templates folder's override") from exc
 
 
