@@ -16,7 +16,7 @@ MAX_LINES = 400  # lines of the file as `wc -l` counts them: split a module rath
 # the top-level modules and config/. A new package gets its place here (ARCHITECTURE.md).
 LAYERS = ("kernel", "tracking", "feeds", "issue", "curation", "mail", "inbound", "stats",
           "archive", "state", "delivery", "jobs", "web", "cli")
-HEAVY = {"httpx", "websockets", "uvicorn"}  # imported only by the commands that need them
+HEAVY = {"httpx", "websockets", "uvicorn", "email_validator"}  # only for the commands needing them
 SQL_CALL = re.compile(r"\.(execute|executemany|executescript)\(|sqlite3\.connect\(")
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
 from ..errors import UsageError
 from ..models import Subscriber
 from ..names import normalize_name as clean_name  # called by every path that stores a name
@@ -36,6 +34,9 @@ def normalize_email(address: str) -> str:
     address = (address or "").strip()
     if "\r" in address or "\n" in address:
         raise UsageError("an email address cannot contain line breaks")
+    # email_validator costs ~25 ms to import: only commands that take an address pay it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         # No SMTPUTF8: every relay must be able to take the address (IDN domains are fine,
         # compose writes them in IDNA).
