@@ -25,6 +25,7 @@ from ..weeks import utcnow
 from . import files as archive
 
 PROGRESS_EVERY_SECONDS = 2.0
+SENT_STATUSES = ("sent", "partial")  # report.json statuses of a week whose send began
 
 # Named as before the move: log shippers may filter on it.
 log = logging.getLogger("pipeline.sendrecord")
@@ -73,6 +74,22 @@ def load(archive_dir: Path, week: str) -> SendRecord | None:
     sent = sum(v for k, v in delivery.items()
                if k in ("sent", "already_sent") and isinstance(v, int))
     return SendRecord(week, None, None, None, sent, report.get("status") == "sent")
+
+
+def delivered_weeks(archive_dir: Path) -> list[str]:
+    """Weeks whose delivery started as the archive knows it: a delivery record (written before
+    the first message, also by a bare `digest send`), or, for weeks sent before records
+    existed, a report.json that says so (an unreadable report is skipped)."""
+    weeks = {path.parent.name for path in archive_dir.glob(f"*/{archive.RECORD_FILE}")}
+    for report_path in sorted(archive_dir.glob("*/report.json")):
+        report = archive.read_report(archive_dir, report_path.parent.name) or {}
+        delivery = report.get("delivery")
+        delivered = isinstance(delivery, dict) and any(
+            isinstance(delivery.get(k), int) and delivery[k] > 0
+            for k in ("sent", "already_sent"))
+        if delivered or report.get("status") in SENT_STATUSES:
+            weeks.add(report_path.parent.name)
+    return sorted(weeks)
 
 
 def problem(record: SendRecord | None, ledger_knows: bool, ledger_sent: int) -> str | None:

@@ -12,12 +12,12 @@ Links are signed with the current key and verified against the current and retir
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from ..archive import record
 from ..archive.files import RECORD_FILE
 from ..config import Config
 from ..errors import SigningKeyError
@@ -30,7 +30,6 @@ KEY_FILE = "secret.key"
 MIN_KEY_BYTES = 32
 MAKE_KEY = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 # report.json statuses of a week whose delivery started (jobs/weekly.py, jobs/report.py).
-SENT_STATUSES = ("sent", "partial")
 
 
 def _checked(value: str, where: str, hint: str) -> bytes:
@@ -105,31 +104,12 @@ def delivered_evidence(config: Config, ledger_sent: Callable[[], int] | None = N
             sent = ledger_sent()
         if sent:
             return f"the database ({config.db_path}) records {sent} delivered message(s)"
-    weeks = sent_weeks(config.archive_dir)
+    weeks = record.delivered_weeks(config.archive_dir)
     if weeks:
         folder = config.archive_dir / weeks[-1]
         files = [str(f) for f in (folder / "report.json", folder / RECORD_FILE) if f.exists()]
         return f"the archive says issue {weeks[-1]} was sent ({', '.join(files)})"
     return None
-
-
-def sent_weeks(archive_dir: Path) -> list[str]:
-    """Weeks whose delivery started: a delivery record (archive/record.py, written before the
-    first message, also by a bare `digest send`), or a report.json that says so (an
-    unreadable report is skipped)."""
-    weeks = {path.parent.name for path in archive_dir.glob(f"*/{RECORD_FILE}")}
-    for report_path in sorted(archive_dir.glob("*/report.json")):
-        try:
-            report = json.loads(report_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        delivery = report.get("delivery") if isinstance(report, dict) else None
-        delivered = isinstance(delivery, dict) and any(
-            isinstance(delivery.get(k), int) and delivery[k] > 0
-            for k in ("sent", "already_sent"))
-        if delivered or (isinstance(report, dict) and report.get("status") in SENT_STATUSES):
-            weeks.add(report_path.parent.name)
-    return sorted(weeks)
 
 
 def _create_key_file(path: Path) -> None:
