@@ -71,3 +71,18 @@ def test_any_reader_token_losslessly_as_a_local_part() -> None:
         assert decode_local_part(encoded.upper()) == token
         assert read_reader_token(KEY, "unsubscribe", decode_local_part(encoded))[0] == ref
     assert decode_local_part("!!!") is None
+
+
+def test_the_package_names_load_lazily_and_all_of_them_resolve():
+    # `digest send` imports inbound.verp alone; the package's names load on first use.
+    import subprocess
+    import sys
+
+    import pipeline.inbound as package
+
+    assert sorted(package.__all__) == sorted(package._HOME)
+    assert all(getattr(package, name) is not None for name in package.__all__)
+    loaded = subprocess.run([sys.executable, "-c", "import sys, pipeline.jobs.send;"
+                             " print('pipeline.inbound.classify' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
