@@ -184,10 +184,9 @@ MIGRATIONS: list[str] = [
     # IP address, no other header. Rows of an issue are deleted `[tracking] keep_days` after
     # its send began, once its totals are kept in click_totals; click_keys holds each
     # issue's random key for the aggregate hashes until its send is complete. One index
-    # only: every click is an insert, `forget` (by delivery) is rare and may scan. IF NOT
-    # EXISTS: a database set back to an older schema version by hand keeps these tables.
+    # only: every click is an insert, `forget` (by delivery) is rare and may scan.
     """
-    CREATE TABLE IF NOT EXISTS clicks (
+    CREATE TABLE clicks (
         id INTEGER PRIMARY KEY,
         issue_id TEXT NOT NULL,
         link_index INTEGER NOT NULL,
@@ -198,19 +197,18 @@ MIGRATIONS: list[str] = [
         kind TEXT CHECK (kind IN ('human', 'machine')),
         reasons TEXT
     );
-    CREATE INDEX IF NOT EXISTS clicks_issue ON clicks(issue_id, at);
-    CREATE TABLE IF NOT EXISTS click_keys (issue_id TEXT PRIMARY KEY, key BLOB NOT NULL,
-                                           created_at TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS click_totals (issue_id TEXT PRIMARY KEY,
-                                             stats_json TEXT NOT NULL, saved_at TEXT NOT NULL);
+    CREATE INDEX clicks_issue ON clicks(issue_id, at);
+    CREATE TABLE click_keys (issue_id TEXT PRIMARY KEY, key BLOB NOT NULL,
+                             created_at TEXT NOT NULL);
+    CREATE TABLE click_totals (issue_id TEXT PRIMARY KEY, stats_json TEXT NOT NULL,
+                               saved_at TEXT NOT NULL);
     """,
     # 7: inbound (issue 12): every bounce, complaint, unsubscribe mail or webhook event applied,
     # keyed by its Message-ID, content digest or provider event id, so none is applied twice
     # and an appeal can be answered (state/inbound.py); the Mailgun webhook tokens already
-    # used (replays refused across restarts), pruned by age. IF NOT EXISTS: a database
-    # set back to an older schema version by hand (tests do) migrates forward again.
+    # used (replays refused across restarts), pruned by age.
     """
-    CREATE TABLE IF NOT EXISTS inbound_applied (
+    CREATE TABLE inbound_applied (
         key TEXT PRIMARY KEY,
         at TEXT NOT NULL,
         source TEXT NOT NULL,
@@ -220,15 +218,15 @@ MIGRATIONS: list[str] = [
         reason TEXT,
         action TEXT
     );
-    CREATE INDEX IF NOT EXISTS inbound_applied_at ON inbound_applied(at);
-    CREATE TABLE IF NOT EXISTS webhook_tokens (
+    CREATE INDEX inbound_applied_at ON inbound_applied(at);
+    CREATE TABLE webhook_tokens (
         provider TEXT NOT NULL,
         token TEXT NOT NULL,
         seen_at REAL NOT NULL,
         PRIMARY KEY (provider, token)
     );
-    CREATE INDEX IF NOT EXISTS webhook_tokens_seen ON webhook_tokens(seen_at);
-    CREATE INDEX IF NOT EXISTS subscriber_events_issue ON subscriber_events(issue_id, kind);
+    CREATE INDEX webhook_tokens_seen ON webhook_tokens(seen_at);
+    CREATE INDEX subscriber_events_issue ON subscriber_events(issue_id, kind);
     """,
 ]
 
